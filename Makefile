@@ -1,0 +1,56 @@
+# One entry point for readers, instructors and CI. Every target sets up .venv first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+NB_DIRS := chapters
+XDIST  ?= -n 2
+
+.PHONY: help setup test test-lib test-notebooks lint build book lab serve bench clean
+
+help:
+	@echo "make book   - set up .venv and build the site into _build/html"
+	@echo "make test   - set up .venv, lint, run library tests, nbval over every notebook, build with -W"
+	@echo "make lab    - open the notebooks in JupyterLab"
+	@echo "make serve  - preview the built site on http://localhost:8000"
+	@echo "make bench  - benchmark convbook against torch"
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check lib tests chapters
+	$(BIN)/ruff format --check lib tests chapters
+
+test-lib: $(STAMP)
+	$(BIN)/python -m pytest $(XDIST) -q tests
+
+test-notebooks: $(STAMP)
+	MPLBACKEND=Agg $(BIN)/python -m pytest $(XDIST) -q --nbval --nbval-current-env \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider $(NB_DIRS)
+
+build: $(STAMP)
+	$(BIN)/python scripts/build_book.py
+
+book: build
+	@echo "Site built: _build/html/index.html"
+
+test: lint test-lib test-notebooks build
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab chapters
+
+serve: $(STAMP)
+	@test -f _build/html/index.html || $(MAKE) build
+	$(BIN)/python -m http.server --directory _build/html 8000
+
+bench: $(STAMP)
+	$(BIN)/python -m convbook.bench
+
+clean:
+	rm -rf _build
