@@ -26,7 +26,7 @@ def execute(path: Path, timeout: int = 600) -> float:
         extra_arguments=[],
     )
     start = time.perf_counter()
-    client.execute(env={**os.environ, "MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
+    client.execute(env={**{k: v for k, v in os.environ.items() if k != "MPLBACKEND"}, "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
     seconds = time.perf_counter() - start
     nbformat.write(nb, path)
     return seconds

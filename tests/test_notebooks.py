@@ -1,0 +1,73 @@
+"""Notebook hygiene. nbval passes cells that have no stored output, so this is what
+guards against a notebook that was committed unexecuted or executed out of order."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted(p for p in (ROOT / "chapters").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+COLAB_MARKER = 'if "google.colab" in sys.modules'
+
+
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _code_cells(nb: dict) -> list[dict]:
+    return [c for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def _source(cell: dict) -> str:
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def test_there_are_notebooks():
+    assert len(NOTEBOOKS) >= 1
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_executed_in_order_without_errors(path):
+    cells = _code_cells(_load(path))
+    assert cells, "a chapter notebook has code"
+    counts = [c.get("execution_count") for c in cells]
+    assert counts == list(range(1, len(cells) + 1)), f"execution counts {counts} are not 1..{len(cells)}"
+    for number, cell in enumerate(cells, start=1):
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        assert not errors, f"code cell {number} holds an error output: {errors[0].get('ename')}"
+        streams = [o for o in cell.get("outputs", []) if o.get("output_type") == "stream" and o["name"] == "stderr"]
+        text = "".join("".join(o["text"]) for o in streams)
+        assert "Traceback" not in text, f"code cell {number} printed a traceback"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_house_rules(path):
+    nb = _load(path)
+    cells = _code_cells(nb)
+    first = cells[0]
+    assert COLAB_MARKER in _source(first), "the first code cell is the guarded Colab install cell"
+    assert "remove-cell" in first.get("metadata", {}).get("tags", []), "the Colab cell is hidden on the site"
+    assert nb["cells"][0]["cell_type"] == "markdown" or COLAB_MARKER in _source(nb["cells"][0])
+    titles = [c for c in nb["cells"] if c["cell_type"] == "markdown" and re.match(r"^# ", _source(c))]
+    assert len(titles) == 1, "exactly one top-level title per notebook"
+    for number, cell in enumerate(cells, start=1):
+        src = _source(cell)
+        assert not re.search(r"^\s*from \S+ import \*", src, re.M), f"cell {number} uses import *"
+        assert "sys.path" not in src, f"cell {number} edits sys.path"
+        if "NBVAL_IGNORE_OUTPUT" in src:
+            assert src.lstrip().startswith("# NBVAL_IGNORE_OUTPUT"), f"cell {number}: the marker goes on line 1"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_raw_matplotlib_reprs_or_tensors_in_checked_cells(path):
+    for number, cell in enumerate(_code_cells(_load(path)), start=1):
+        if "NBVAL_IGNORE_OUTPUT" in _source(cell):
+            continue
+        for out in cell.get("outputs", []):
+            text = "".join(out.get("text", "")) + "".join(out.get("data", {}).get("text/plain", ""))
+            assert "tensor(" not in text, f"cell {number} prints a raw tensor"
+            assert not re.search(r"<matplotlib\.\w+", text), f"cell {number} prints a matplotlib object repr"
