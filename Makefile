@@ -31,7 +31,7 @@ test-lib: $(STAMP)
 	$(BIN)/python -m pytest $(XDIST) -q tests
 
 test-notebooks: $(STAMP)
-	MPLBACKEND=Agg $(BIN)/python -m pytest $(XDIST) -q --nbval --nbval-current-env \
+	$(BIN)/python -m pytest $(XDIST) --dist loadfile -q --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider $(NB_DIRS)
 
 build: $(STAMP)
@@ -54,3 +54,16 @@ bench: $(STAMP)
 
 clean:
 	rm -rf _build
+
+# ---- course material and the site in a browser (issue 7)
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: student test-site
+
+student: $(STAMP)
+	$(BIN)/python scripts/make_student.py --out _build/student
+
+test-site: $(STAMP)
+	@test -x $(CHROMIUM) || { echo "make test-site: $(CHROMIUM) not found; install it with: sudo apt-get update && sudo apt-get install -y chromium" >&2; exit 1; }
+	@test -f _build/html/index.html || $(MAKE) build
+	$(BIN)/python scripts/check_site.py --site _build/html --chromium $(CHROMIUM)

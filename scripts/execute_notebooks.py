@@ -26,7 +26,9 @@ def execute(path: Path, timeout: int = 600) -> float:
         extra_arguments=[],
     )
     start = time.perf_counter()
-    client.execute(env={**{k: v for k, v in os.environ.items() if k != "MPLBACKEND"}, "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
+    # Inline figures need the kernel's own backend: never inherit MPLBACKEND (Agg would drop every figure).
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    client.execute(env={**env, "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
     seconds = time.perf_counter() - start
     nbformat.write(nb, path)
     return seconds

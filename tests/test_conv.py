@@ -133,9 +133,14 @@ def test_core_does_not_import_torch():
     import subprocess
     import sys
 
-    code = "import sys, convbook; convbook.conv2d; print('torch' in sys.modules)"
+    code = "import sys, convbook; print('torch' in sys.modules, 'matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "False False"
+
+
+def test_public_api_resolves():
+    for name in convbook.__all__:
+        assert callable(getattr(convbook, name)), name
 
 
 def test_profile_is_reachable_from_the_package():

@@ -1,19 +1,24 @@
 """convbook: dilated, depthwise-separable and 1x1 convolutions from scratch in NumPy.
 
 The core (this namespace) needs only NumPy. PyTorch is imported only by
-``convbook.torch_bridge``, ``convbook.profiler`` and ``convbook.models``;
-``convbook.profile`` is loaded from ``convbook.profiler`` on first use.
+``convbook.torch_bridge``, ``convbook.profiler``, ``convbook.training``,
+``convbook.models`` and ``convbook.blocks``; ``convbook.profile`` is loaded from
+``convbook.profiler`` on first use.
 """
 
 from .backward import conv1d_backward, conv2d_backward
 from .conv import conv1d, conv1d_naive, conv2d, conv2d_im2col, conv2d_naive
 from .costs import LayerCost, conv_cost, dilated_kernel_macs, separable_cost
+from .dilated import causal_conv1d, coverage_map, dilate_kernel, dilated_conv1d_gaps, dilated_conv2d_gaps
+from .pointwise import pointwise_conv2d, pointwise_conv2d_loop
+from .separable import depthwise_conv2d, depthwise_conv2d_loop, fit_separable, separable_conv2d
 from .shapes import conv_output_size, effective_kernel_size, receptive_field, same_padding
 
 __version__ = "0.1.0"
 
 __all__ = [
     "LayerCost",
+    "causal_conv1d",
     "conv1d",
     "conv1d_backward",
     "conv1d_naive",
@@ -23,11 +28,21 @@ __all__ = [
     "conv2d_naive",
     "conv_cost",
     "conv_output_size",
+    "coverage_map",
+    "depthwise_conv2d",
+    "depthwise_conv2d_loop",
+    "dilate_kernel",
+    "dilated_conv1d_gaps",
+    "dilated_conv2d_gaps",
     "dilated_kernel_macs",
     "effective_kernel_size",
+    "fit_separable",
+    "pointwise_conv2d",
+    "pointwise_conv2d_loop",
     "profile",
     "receptive_field",
     "same_padding",
+    "separable_conv2d",
     "separable_cost",
 ]
 

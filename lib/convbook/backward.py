@@ -20,9 +20,130 @@ from __future__ import annotations
 import numpy as np
 
 from ._args import ConvArgs, check_float_array, pad_input, parse_conv_args
+from ._parallel import run_blocks
+from .conv import _chunk, _flat_layout
+
+
+def _grad_flat(g: np.ndarray, Wq: int) -> np.ndarray:
+    """``g`` (N, C_out, Ho, Wo) on the flat output grid of pitch ``Wq``, zeros in the junk columns.
+
+    Returns shape (N, C_out, Ho * Wq). The zeros make the junk positions of
+    the forward pass (see ``conv._flat_layout``) contribute nothing below.
+    """
+    N, C_out, Ho, Wo = g.shape
+    if Wq == Wo:
+        return np.ascontiguousarray(g).reshape(N, C_out, Ho * Wo)  # (N, C_out, Ho*Wo)
+    gq = np.zeros((N, C_out, Ho, Wq), dtype=g.dtype)
+    gq[..., :Wo] = g
+    return gq.reshape(N, C_out, Ho * Wq)  # (N, C_out, Ho*Wq)
+
+
+def _crop_flat(gxf: np.ndarray, a: ConvArgs, Wq: int) -> np.ndarray:
+    """Undo ``conv._flat_layout``: (N, C_in, R*Wq) -> (N, C_in, H, W), the padding dropped."""
+    N, C_in, H, W = a.x.shape
+    (pt, _), (pl, _) = a.pad
+    gx = gxf.reshape(N, C_in, -1, Wq)  # (N, C_in, R, Wq)
+    return gx[:, :, pt : pt + H, pl : pl + W]  # (N, C_in, H, W), a view
+
+
+def _backward_shifted_gemm(a: ConvArgs, g: np.ndarray):
+    """Stride-1, ungrouped backward with the forward's shifted-GEMM trick.
+
+    On the flat layout (``conv._flat_layout``) the tap ``(u, v)`` reads
+    ``X_n[:, off : off + L]``, a ``(C_in, L)`` slice, so for each image ``n``
+
+    * ``grad_weight[:, :, u, v] += G_n @ X_n[:, off : off + L].T``:
+      ``(C_out, L) @ (L, C_in)``, one GEMM per tap and image, the transpose a
+      free view that BLAS reads in place;
+    * ``grad_x_flat[n][:, off : off + L] += W[:, :, u, v].T @ G_n``:
+      ``(C_in, C_out) @ (C_out, L)``, scattered back to where the tap read
+      from (the transposed convolution), then cropped.
+
+    ``G_n`` has zeros in the junk columns, so the wrapped-around reads receive
+    and give nothing. No im2col matrix and no per-tap ``einsum``.
+    """
+    x, w = a.x, a.weight
+    N, C_in = x.shape[:2]
+    C_out, _, kH, kW = w.shape
+    (dH, dW) = a.dilation
+    Ho, Wo = a.out_size
+    xf, Wq = _flat_layout(x, a.pad, (kH, kW), a.dilation)  # (N, C_in, R*Wq)
+    L = Ho * Wq
+    gq = _grad_flat(g, Wq)  # (N, C_out, L)
+    gxf = np.zeros((N, C_in, xf.shape[2]), dtype=x.dtype)  # (N, C_in, R*Wq)
+    gw = np.empty((kH, kW, C_out, C_in), dtype=x.dtype)
+    wT = np.ascontiguousarray(w.transpose(2, 3, 1, 0))  # (kH, kW, C_in, C_out)
+    nb = _chunk(C_in * L, N)
+    tmp = np.empty((nb, C_in, L), dtype=x.dtype)
+    for u in range(kH):
+        for v in range(kW):
+            off = u * dH * Wq + v * dW
+            src = xf[:, :, off : off + L]  # (N, C_in, L), a view
+            gw[u, v] = np.matmul(gq, src.transpose(0, 2, 1)).sum(axis=0)  # (N, C_out, C_in) -> (C_out, C_in)
+            for n0 in range(0, N, nb):
+                scratch = tmp[: min(nb, N - n0)]
+                np.matmul(wT[u, v], gq[n0 : n0 + nb], out=scratch)  # (C_in, C_out) @ (nb, C_out, L)
+                gxf[n0 : n0 + nb, :, off : off + L] += scratch
+    gx = _crop_flat(gxf, a, Wq)
+    return gx, gw.transpose(2, 3, 0, 1), g.sum(axis=(0, 2, 3))
+
+
+def _backward_depthwise(a: ConvArgs, g: np.ndarray):
+    """Stride-1 depthwise backward (one filter per channel) on the flat layout.
+
+    Per tap ``(u, v)`` and channel ``c``: ``grad_w[c, u, v]`` is the dot product
+    of ``G[n, c]`` with the shifted slice ``X[n, c, off : off + L]`` (an
+    ``einsum`` over a block of channels), and ``grad_x[n, c, off : off + L]``
+    gets ``w[c, u, v] * G[n, c]`` added (multiply into a scratch buffer, add in
+    place). As in the forward pass, the work goes in cache-sized blocks of
+    channels shared out among threads; each thread sums its own part of
+    ``grad_w`` and the parts are added at the end.
+    """
+    x, w = a.x, a.weight
+    N, C = x.shape[:2]
+    kH, kW = w.shape[2:]
+    (dH, dW) = a.dilation
+    Ho, Wo = a.out_size
+    xf, Wq = _flat_layout(x, a.pad, (kH, kW), a.dilation)  # (N, C, R*Wq)
+    L = Ho * Wq
+    gq = _grad_flat(g, Wq)  # (N, C, L)
+    gxf = np.zeros((N, C, xf.shape[2]), dtype=x.dtype)  # (N, C, R*Wq)
+    taps = w[:, 0].reshape(C, kH * kW)  # (C, kH*kW)
+    cb = _chunk(L, C, budget=1 << 16)  # channels per block
+
+    def work(blocks):
+        tmp = np.empty((cb, L), dtype=x.dtype)
+        gw = np.zeros((C, kH * kW), dtype=x.dtype)
+        for n, c0 in blocks:
+            g_blk = gq[n, c0 : c0 + cb]  # (cb, L)
+            scratch = tmp[: g_blk.shape[0]]
+            for u in range(kH):
+                for v in range(kW):
+                    off, t = u * dH * Wq + v * dW, u * kW + v
+                    src = xf[n, c0 : c0 + cb, off : off + L]  # (cb, L), a view
+                    gw[c0 : c0 + cb, t] += np.einsum("cl,cl->c", g_blk, src)
+                    np.multiply(g_blk, taps[c0 : c0 + cb, t, None], out=scratch)
+                    gxf[n, c0 : c0 + cb, off : off + L] += scratch
+        return gw
+
+    gw = sum(run_blocks(work, [(n, c0) for n in range(N) for c0 in range(0, C, cb)]))
+    gx = _crop_flat(gxf, a, Wq)
+    return gx, gw.reshape(C, 1, kH, kW), g.sum(axis=(0, 2, 3))
 
 
 def _backward(a: ConvArgs, g: np.ndarray):
+    """Dispatch: shifted GEMMs (stride 1, ungrouped), depthwise taps, or the general per-tap loop."""
+    C_in = a.x.shape[1]
+    if a.stride == (1, 1):
+        if a.groups == 1:
+            return _backward_shifted_gemm(a, g)
+        if a.groups == C_in and a.weight.shape[:2] == (C_in, 1) and C_in > 1:
+            return _backward_depthwise(a, g)
+    return _backward_general(a, g)
+
+
+def _backward_general(a: ConvArgs, g: np.ndarray):
+    """Any stride and grouping: per tap, two ``einsum`` contractions over strided views."""
     x, w = a.x, a.weight
     N, C_in, H, W = x.shape
     C_out, c_in_g, kH, kW = w.shape
