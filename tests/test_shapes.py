@@ -37,11 +37,11 @@ def test_output_size_examples_from_the_arithmetic_guide():
 @pytest.mark.parametrize(
     "args, error, pattern",
     [
-        ((0, 3), ValueError, "size must be positive"),
-        ((5, 0), ValueError, "kernel_size must be positive"),
-        ((5, 3, 0), ValueError, "stride must be positive"),
-        ((5, 3, 1, -1), ValueError, "padding must be non-negative"),
-        ((5, 3, 1, 0, 0), ValueError, "dilation must be positive"),
+        ((0, 3), ValueError, "size must be a positive int"),
+        ((5, 0), ValueError, "kernel_size must be a positive int"),
+        ((5, 3, 0), ValueError, "stride must be a positive int"),
+        ((5, 3, 1, -1), ValueError, "padding must be a non-negative int"),
+        ((5, 3, 1, 0, 0), ValueError, "dilation must be a positive int"),
         ((5.0, 3), TypeError, "size must be an int, got float"),
         (
             (5, 3, 1, 0, 3),
@@ -91,8 +91,8 @@ def test_receptive_field_matches_a_measured_gradient(layers):
     [
         ("abc", TypeError, "layers must be a sequence"),
         ([(3, 1, 1, 1)], TypeError, r"layers\[0\] must be a \(kernel_size, stride, dilation\) tuple"),
-        ([(3, 1, 1), (3, 0, 1)], ValueError, r"layers\[1\] stride must be positive"),
-        ([(0, 1, 1)], ValueError, r"layers\[0\] kernel_size must be positive"),
+        ([(3, 1, 1), (3, 0, 1)], ValueError, r"layers\[1\] stride must be a positive int"),
+        ([(0, 1, 1)], ValueError, r"layers\[0\] kernel_size must be a positive int"),
     ],
 )
 def test_receptive_field_errors(layers, error, pattern):

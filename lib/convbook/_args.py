@@ -15,6 +15,16 @@ import numpy as np
 _FLOAT_KINDS = "f"  # float16, float32, float64 (numpy kind code)
 
 
+def positive_int(value, name: str, fname: str, minimum: int = 1) -> int:
+    """``value`` as an int of at least ``minimum`` (1: positive, 0: non-negative), or a clear error."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{fname}: {name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        rule = "a positive int" if minimum == 1 else f"an int >= {minimum}" if minimum > 1 else "a non-negative int"
+        raise ValueError(f"{fname}: {name} must be {rule}, got {value}")
+    return int(value)
+
+
 def as_tuple(value, n: int, name: str, fname: str) -> tuple[int, ...]:
     """Turn an int or a length-``n`` sequence of ints into an ``n``-tuple."""
     if isinstance(value, bool):

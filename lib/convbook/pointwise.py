@@ -13,12 +13,11 @@ function, never on import.
 
 from __future__ import annotations
 
-from numbers import Integral
 from typing import NamedTuple
 
 import numpy as np
 
-from ._args import check_float_array
+from ._args import check_float_array, positive_int
 
 
 def _check_pointwise(x, weight, bias, fname: str):
@@ -103,16 +102,8 @@ def pointwise_conv2d_loop(x, weight, bias=None) -> np.ndarray:
 
 def edge_filter_angles(n: int) -> np.ndarray:
     """The ``n`` directions of :func:`oriented_edge_filters`, in degrees: ``360 * k / n``."""
-    _positive_int(n, "n", "edge_filter_angles")
+    positive_int(n, "n", "edge_filter_angles")
     return 360.0 * np.arange(n) / n
-
-
-def _positive_int(value, name: str, fname: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{fname}: {name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{fname}: {name} must be a positive int, got {value}")
-    return int(value)
 
 
 def oriented_edge_filters(n: int = 16, size: int = 7, sigma: float | None = None) -> np.ndarray:
@@ -142,8 +133,8 @@ def oriented_edge_filters(n: int = 16, size: int = 7, sigma: float | None = None
         gives ``(N, n, H, W)`` edge maps.
     """
     fname = "oriented_edge_filters"
-    n = _positive_int(n, "n", fname)
-    size = _positive_int(size, "size", fname)
+    n = positive_int(n, "n", fname)
+    size = positive_int(size, "size", fname)
     if size % 2 == 0 or size < 3:
         raise ValueError(f"{fname}: size must be an odd int >= 3, got {size}")
     sigma = size / 5 if sigma is None else float(sigma)
@@ -212,7 +203,7 @@ def pca_pointwise_weights(features, k: int) -> PointwisePCA:
     if f.ndim == 3:
         f = f[None]  # (1, C, H, W)
     C = f.shape[1]
-    k = _positive_int(k, "k", fname)
+    k = positive_int(k, "k", fname)
     if k > C:
         raise ValueError(f"{fname}: k must be at most the number of channels C={C}, got k={k}")
     samples = f.transpose(0, 2, 3, 1).reshape(-1, C).astype(np.float64)  # (N*H*W, C)
@@ -282,8 +273,8 @@ def show_pointwise(ax, c_in: int = 4, c_out: int = 3, size: int = 5, pixel=(2, 1
 
     from .plotting import OUT_COLOR, TAP_COLOR
 
-    c_in = _positive_int(c_in, "c_in", "show_pointwise")
-    c_out = _positive_int(c_out, "c_out", "show_pointwise")
+    c_in = positive_int(c_in, "c_in", "show_pointwise")
+    c_out = positive_int(c_out, "c_out", "show_pointwise")
     if weight is None:
         weight = np.random.default_rng(0).normal(size=(c_out, c_in))
     weight = np.asarray(weight, dtype=float)

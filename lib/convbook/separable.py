@@ -21,11 +21,9 @@ per input channel).
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import numpy as np
 
-from ._args import check_float_array, pad_input, parse_conv_args
+from ._args import check_float_array, pad_input, parse_conv_args, positive_int
 from .conv import conv2d
 from .pointwise import pointwise_conv2d
 
@@ -216,7 +214,7 @@ def separable_to_standard(depthwise_weight, pointwise_weight, depth_multiplier: 
     dw = check_float_array(depthwise_weight, "depthwise_weight", fname)
     if dw.ndim != 4 or dw.shape[1] != 1 or dw.shape[0] == 0:
         raise ValueError(f"{fname}: depthwise_weight must have shape (C*K, 1, kH, kW), got {dw.shape}")
-    K = _positive_int(depth_multiplier, "depth_multiplier", fname)
+    K = positive_int(depth_multiplier, "depth_multiplier", fname)
     CK, _, kH, kW = dw.shape
     if CK % K:
         raise ValueError(f"{fname}: depth_multiplier={K} must divide depthwise_weight.shape[0] = {CK}")
@@ -224,14 +222,6 @@ def separable_to_standard(depthwise_weight, pointwise_weight, depth_multiplier: 
     d = dw.reshape(CK // K, K, kH, kW)  # (C, K, kH, kW)
     p = pw.reshape(pw.shape[0], CK // K, K)  # (C_out, C, K)
     return np.einsum("ock,ckuv->ocuv", p, d).astype(np.result_type(dw, pw), copy=False)  # (C_out, C, kH, kW)
-
-
-def _positive_int(value, name: str, fname: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{fname}: {name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{fname}: {name} must be a positive int, got {value}")
-    return int(value)
 
 
 def fit_separable(weight, depth_multiplier: int = 1):
@@ -261,7 +251,7 @@ def fit_separable(weight, depth_multiplier: int = 1):
     w = check_float_array(weight, "weight", fname)
     if w.ndim != 4 or 0 in w.shape:
         raise ValueError(f"{fname}: weight must be 4-D (C_out, C, kH, kW) with no zero dimension, got {w.shape}")
-    K = _positive_int(depth_multiplier, "depth_multiplier", fname)
+    K = positive_int(depth_multiplier, "depth_multiplier", fname)
     C_out, C, kH, kW = w.shape
     r = min(K, C_out, kH * kW)  # components beyond the rank of a slice stay zero
     dw = np.zeros((C, K, kH * kW), dtype=w.dtype)  # (C, K, kH*kW)

@@ -9,20 +9,13 @@ from __future__ import annotations
 
 from numbers import Integral
 
-
-def _positive_int(value, name: str, fname: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{fname}: {name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        rule = "positive" if minimum == 1 else "non-negative"
-        raise ValueError(f"{fname}: {name} must be {rule}, got {value}")
-    return int(value)
+from ._args import positive_int
 
 
 def effective_kernel_size(kernel_size: int, dilation: int = 1) -> int:
     """Span of a dilated kernel: ``k + (k - 1)(d - 1) = d (k - 1) + 1``."""
-    k = _positive_int(kernel_size, "kernel_size", "effective_kernel_size")
-    d = _positive_int(dilation, "dilation", "effective_kernel_size")
+    k = positive_int(kernel_size, "kernel_size", "effective_kernel_size")
+    d = positive_int(dilation, "dilation", "effective_kernel_size")
     return d * (k - 1) + 1
 
 
@@ -52,11 +45,11 @@ def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int 
         If the dilated kernel does not fit the padded input.
     """
     fname = "conv_output_size"
-    i = _positive_int(size, "size", fname)
-    k = _positive_int(kernel_size, "kernel_size", fname)
-    s = _positive_int(stride, "stride", fname)
-    p = _positive_int(padding, "padding", fname, minimum=0)
-    d = _positive_int(dilation, "dilation", fname)
+    i = positive_int(size, "size", fname)
+    k = positive_int(kernel_size, "kernel_size", fname)
+    s = positive_int(stride, "stride", fname)
+    p = positive_int(padding, "padding", fname, minimum=0)
+    d = positive_int(dilation, "dilation", fname)
     span = d * (k - 1) + 1
     if i + 2 * p < span:
         raise ValueError(
@@ -72,9 +65,9 @@ def _layer(spec, index: int, fname: str) -> tuple[int, int, int]:
         raise TypeError(f"{fname}: layers[{index}] must be a (kernel_size, stride, dilation) tuple, got {spec!r}")
     k, s, d = (*spec, 1, 1)[:3]
     return (
-        _positive_int(k, f"layers[{index}] kernel_size", fname),
-        _positive_int(s, f"layers[{index}] stride", fname),
-        _positive_int(d, f"layers[{index}] dilation", fname),
+        positive_int(k, f"layers[{index}] kernel_size", fname),
+        positive_int(s, f"layers[{index}] stride", fname),
+        positive_int(d, f"layers[{index}] dilation", fname),
     )
 
 
