@@ -202,3 +202,16 @@ def test_check_compare_reports_pass_fail_and_exceptions():
     boom = compare("double", lambda a: 1 / 0, lambda a: 2 * a, cases)
     assert "raised ZeroDivisionError" in str(boom)
     assert "expected a function" in str(compare("x", 3, lambda: 1, []))
+
+
+def test_chapter_checks_pass_right_answers_and_fail_wrong_ones():
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    from convbook.check import basics, performance
+
+    assert basics.corr1d(lambda x, k: sliding_window_view(x, len(k)) @ k)
+    assert not basics.corr1d(lambda x, k: np.convolve(x, k, mode="valid"))  # flipped: a true convolution
+    assert basics.output_size(lambda i, k, s, p, d: (i + 2 * p - d * (k - 1) - 1) // s + 1)
+    assert not basics.output_size(lambda i, k, s, p, d: (i + 2 * p - k) // s + 1)  # forgets the dilation
+    assert performance.roofline(lambda i, p, b: min(p, i * b))
+    assert not performance.roofline(lambda i, p, b: i * b)
