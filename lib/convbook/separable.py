@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._args import check_float_array, pad_input, parse_conv_args, positive_int
-from .conv import conv2d
+from .conv import _forward, conv2d
 from .pointwise import pointwise_conv2d
 
 
@@ -118,27 +118,7 @@ def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1) -> n
         Before any arithmetic, e.g. when ``weight.shape[0]`` is not a multiple of ``C``.
     """
     a = _parse_depthwise(x, weight, bias, stride, padding, dilation, "depthwise_conv2d")
-    return a.restore(_depthwise(a))
-
-
-def _depthwise(a) -> np.ndarray:
-    """The vectorised depthwise step on validated, batched arguments: one pass per kernel tap."""
-    xp = pad_input(a.x, a.pad)  # (N, C, Hp, Wp)
-    N, C = xp.shape[:2]
-    CK, _, kH, kW = a.weight.shape
-    if CK > C:  # depth multiplier K > 1: channel c*K + m of the copy is input channel c
-        xp = np.repeat(xp, CK // C, axis=1)  # (N, C*K, Hp, Wp)
-    (sH, sW), (dH, dW) = a.stride, a.dilation
-    Ho, Wo = a.out_size
-    out = np.zeros((N, CK, Ho, Wo), dtype=xp.dtype)
-    for u in range(kH):
-        for v in range(kW):
-            rows = slice(u * dH, u * dH + sH * (Ho - 1) + 1, sH)
-            cols = slice(v * dW, v * dW + sW * (Wo - 1) + 1, sW)
-            out += xp[:, :, rows, cols] * a.weight[None, :, 0, u, v, None, None]  # (N, C*K, Ho, Wo)
-    if a.bias is not None:
-        out += a.bias[None, :, None, None]
-    return out
+    return a.restore(_forward(a))  # the depthwise fast path of convbook.conv: one pass per tap
 
 
 def _pointwise_matrix(pointwise_weight, mid: int, fname: str) -> np.ndarray:
@@ -189,7 +169,7 @@ def separable_conv2d(x, depthwise_weight, pointwise_weight, bias=None, stride=1,
             raise TypeError(f"{fname}: bias dtype {bias.dtype} must match input dtype {a.x.dtype}")
         if bias.shape != (pw.shape[0],):
             raise ValueError(f"{fname}: bias must have shape (C_out,) = ({pw.shape[0]},), got {bias.shape}")
-    mid = _depthwise(a)  # (N, C*K, H_out, W_out)
+    mid = _forward(a)  # (N, C*K, H_out, W_out), the depthwise step
     return a.restore(pointwise_conv2d(mid, pw, bias))  # (N, C_out, H_out, W_out)
 
 
