@@ -304,7 +304,7 @@ def show_pointwise(ax, c_in: int = 4, c_out: int = 3, size: int = 5, pixel=(2, 1
         for c in range(n):
             ax.add_patch(Rectangle((x0, top - c - 1), 1, 1, fc=color, ec="black", lw=0.8))
             ax.text(x0 + 0.5, top - c - 0.5, f"{name}{c}", ha="center", va="center", fontsize=8, color="white")
-        ax.text(x0 + 0.5, -0.8, f"{name}\n({n} values)", ha="center", va="top", fontsize=9)
+        ax.text(x0 + 0.5, -0.8, f"{name}\n{n} values", ha="center", va="top", fontsize=8)
         return x0 + 1
 
     def arrow(x0, x1):
@@ -319,7 +319,7 @@ def show_pointwise(ax, c_in: int = 4, c_out: int = 3, size: int = 5, pixel=(2, 1
     vmax = float(np.abs(weight).max()) or 1.0
     extent = (x, x + c_in, mid_y - c_out / 2, mid_y + c_out / 2)
     im = ax.imshow(weight, cmap="RdBu_r", vmin=-vmax, vmax=vmax, extent=extent, origin="upper")
-    ax.text(x + c_in / 2, -0.8, f"W: {c_out} x {c_in}\nsame at every pixel", ha="center", va="top", fontsize=9)
+    ax.text(x + c_in / 2, -0.8, f"W: {c_out} x {c_in}\n(every pixel)", ha="center", va="top", fontsize=8)
     end = x + c_in
     x = end + 1.5
     arrow(end, x)
