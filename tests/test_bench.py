@@ -49,6 +49,18 @@ def test_json_schema(tiny):
     assert results["ceilings"]["matmul_gflops"] > 0 and results["ceilings"]["bandwidth_gbs"] > 0
     assert len(results["load_average"]["before"]) == 3
     assert results["machine"]["cpu_model"]
+    assert results["settings"]["allocator"].startswith(("steady", "default"))
+
+
+def test_the_other_path_is_timed_on_3x3_cases_only(tmp_path):
+    """std3x3 (64 channels) goes direct, so Winograd is the other path; the 128-channel twin the reverse."""
+    out = tmp_path / "w.json"
+    proc = _cli("--only", "std3x3,sep_twin,pointwise", "--quick", "--no-naive", "--no-progress", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    rows = bench.load_results(out)["results"]
+    other = {(r["case"], r["direction"], r["impl"]) for r in rows if r["impl"].startswith("convbook-")}
+    assert other == {("std3x3", "forward", "convbook-winograd"), ("sep_twin", "forward", "convbook-direct")}
+    assert "convbook-winograd" in proc.stdout
 
 
 def test_table_printed(tiny):
@@ -90,6 +102,7 @@ def test_validate_rejects_broken_files(tiny):
         (["--threads", "0"], "must be a positive integer"),
         (["--out", "/no/such/dir/x.json"], "does not exist"),
         (["--bogus"], "unrecognized arguments"),
+        (["--allocator", "jemalloc"], "invalid choice"),
     ],
 )
 def test_cli_errors(args, message, capsys):
@@ -99,6 +112,18 @@ def test_cli_errors(args, message, capsys):
     assert message in capsys.readouterr().err
 
 
+def test_run_suite_rejects_unknown_allocator():
+    with pytest.raises(ValueError, match="run_suite: allocator must be 'steady' or 'default'"):
+        bench.run_suite(["pointwise"], allocator="tcmalloc")
+
+
+def test_first_touch_cost_measures_both_buffers():
+    from convbook import machine
+
+    cost = machine.first_touch_cost(mbytes=1, repeats=2)
+    assert cost["mbytes"] == 1 and cost["reused_ms"] > 0 and cost["fresh_ms"] > 0
+
+
 def test_stored_references_are_valid():
     files = glob.glob(os.path.join(ROOT, "benchmarks", "*.json"))
     assert files, "benchmarks/ should hold at least one reference result"
@@ -106,3 +131,13 @@ def test_stored_references_are_valid():
         results = bench.load_results(path)
         assert not results["settings"]["quick"], f"{path} must come from the full suite"
         assert set(results["settings"]["cases"]) == set(bench.CASES)
+        assert results["settings"]["allocator"].startswith("steady"), f"{path}: time in the steady state"
+
+
+def test_time_calls_alternates_blocks():
+    calls = []
+    fns = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
+    samples = bench.time_calls(fns, repeats=7, warmup=1, pause=0, per_block=3)
+    assert [len(v) for v in samples.values()] == [7, 7]
+    # blocks of 1 warm-up + 3, 3, 1 timed calls: a b, then b a, then a b
+    assert "".join(calls) == "aaaa" + "bbbb" + "bbbb" + "aaaa" + "aa" + "bb"

@@ -13,6 +13,7 @@ from .dilated import causal_conv1d, coverage_map, dilate_kernel, dilated_conv1d_
 from .pointwise import pointwise_conv2d, pointwise_conv2d_loop
 from .separable import depthwise_conv2d, depthwise_conv2d_loop, fit_separable, separable_conv2d
 from .shapes import conv_output_size, effective_kernel_size, receptive_field, same_padding
+from .winograd import conv2d_winograd, winograd_macs
 
 __version__ = "0.1.0"
 
@@ -26,6 +27,7 @@ __all__ = [
     "conv2d_backward",
     "conv2d_im2col",
     "conv2d_naive",
+    "conv2d_winograd",
     "conv_cost",
     "conv_output_size",
     "coverage_map",
@@ -44,6 +46,7 @@ __all__ = [
     "same_padding",
     "separable_conv2d",
     "separable_cost",
+    "winograd_macs",
 ]
 
 

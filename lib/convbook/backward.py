@@ -95,7 +95,7 @@ def _backward_depthwise(a: ConvArgs, g: np.ndarray):
     of ``G[n, c]`` with the shifted slice ``X[n, c, off : off + L]`` (an
     ``einsum`` over a block of channels), and ``grad_x[n, c, off : off + L]``
     gets ``w[c, u, v] * G[n, c]`` added (multiply into a scratch buffer, add in
-    place). As in the forward pass, the work goes in cache-sized blocks of
+    place). As in the forward pass, the work goes in large blocks of
     channels shared out among threads; each thread sums its own part of
     ``grad_w`` and the parts are added at the end.
     """
@@ -109,7 +109,7 @@ def _backward_depthwise(a: ConvArgs, g: np.ndarray):
     gq = _grad_flat(g, Wq)  # (N, C, L)
     gxf = np.zeros((N, C, xf.shape[2]), dtype=x.dtype)  # (N, C, R*Wq)
     taps = w[:, 0].reshape(C, kH * kW)  # (C, kH*kW)
-    cb = _chunk(L, C, budget=1 << 16)  # channels per block
+    cb = _chunk(L, C, budget=1 << 18)  # channels per block, large: see conv._depthwise_flat
 
     def work(blocks):
         tmp = np.empty((cb, L), dtype=x.dtype)

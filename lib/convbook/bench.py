@@ -3,12 +3,22 @@
 Every case is timed for each implementation -- the naive loops (on a reduced
 size only: they would take hours at full size), convbook's vectorised code,
 torch on the CPU and torch on CUDA when present -- forward and backward
-(``convbook.conv2d_backward`` against ``torch.autograd.grad``).
+(``convbook.conv2d_backward`` against ``torch.autograd.grad``). For the 3x3
+ungrouped cases, the forward pass is also timed along the path ``conv2d`` did
+*not* take: ``convbook-winograd`` (Winograd's algorithm, ``convbook.winograd``,
+a quarter of the multiplications) where ``conv2d`` uses shifted GEMMs, and
+``convbook-direct`` (shifted GEMMs) where it uses Winograd. The targets are
+checked on ``convbook`` only. GFLOP/s always counts the direct formula's FLOPs
+(an effective rate, comparable across implementations).
 
-Method (see :func:`time_calls`): per implementation a pause, warm-up calls,
-then timed calls, in blocks ordered A B ... B A; ``repeats`` samples each.
+Method (see :func:`time_calls`): ``repeats`` samples per implementation, in
+blocks of 3 calls, each block after a pause and warm-up calls, the blocks
+alternating between the implementations (A B, B A, ...).
 The median, the inter-quartile range (IQR) and the best time are reported;
-GPU calls are wrapped in ``torch.cuda.synchronize()``. Thread counts are fixed
+GPU calls are wrapped in ``torch.cuda.synchronize()``. The memory allocator is
+put in a steady state first (``machine.steady_allocator``: freed memory is
+reused, so no call pays for page faults; ``--allocator default`` keeps
+glibc's behaviour). Thread counts are fixed
 (``--threads``) for torch, for NumPy's BLAS and for convbook's elementwise
 thread pool, and recorded. The table gives ms, GFLOP/s and the ratio to torch
 CPU measured in the same run; ``--out`` writes a JSON file with the machine,
@@ -127,6 +137,34 @@ def _numpy_forward(fn, case, x, ws, div=1):
     return run
 
 
+def _winograd(x, w, padding, dilation, groups):
+    """``conv2d_winograd`` with the keyword arguments of a suite layer (3x3, groups 1)."""
+    from .winograd import conv2d_winograd
+
+    return conv2d_winograd(x, w, padding=padding, dilation=dilation)
+
+
+def _direct(x, w, **kw):
+    """``conv2d`` kept off Winograd's path."""
+    from .conv import winograd_allowed
+
+    with winograd_allowed(False):
+        return convbook.conv2d(x, w, **kw)
+
+
+def _other_path(case: Case, x, ws):
+    """For a single 3x3 ungrouped layer, the path ``conv2d`` does not take: (impl name, forward closure), else None."""
+    from ._args import parse_conv_args
+    from .conv import _winograd_pays
+
+    if len(case.layers) != 1 or case.layers[0].k != 3 or case.layers[0].groups != 1:
+        return None
+    a = parse_conv_args(x, ws[0], None, 1, **{**case.layers[0].kwargs(), "nd": 2, "fname": "bench"})
+    if _winograd_pays(a):
+        return "convbook-direct", _numpy_forward(_direct, case, x, ws)
+    return "convbook-winograd", _numpy_forward(_winograd, case, x, ws)
+
+
 def _numpy_backward(case, x, ws):
     """Closure timing convbook's backward through the chain (forward activations precomputed)."""
     acts = [x]
@@ -173,22 +211,25 @@ def _torch_fns(case, x, ws, device, div=1):
     return forward, backward, sync
 
 
-def time_calls(fns: dict, repeats: int, warmup: int, pause: float = 0.15) -> dict:
+def time_calls(fns: dict, repeats: int, warmup: int, pause: float = 0.15, per_block: int = 3) -> dict:
     """Seconds per call of every function in ``fns``, ``repeats`` samples each.
 
-    Each implementation runs in its own block: a pause, ``warmup`` untimed
-    calls, then timed calls. Blocks do *not* interleave call by call: thread
+    The samples are taken in blocks of ``per_block`` calls. In a block, one
+    implementation runs alone: a pause, ``warmup`` untimed calls, then the
+    timed calls. Implementations do *not* interleave call by call: thread
     pools keep spinning for a while after a call (OpenBLAS's workers for about
     0.1 s), and a spinning pool steals a core from whatever runs next, which on
     a 2-core machine made torch look twice as slow after each convbook call. The
-    pause lets them go idle. Half the samples are taken in the given order and
-    half in reverse order (A B ... B A), so a slow drift of the machine's load
-    hits every implementation alike.
+    pause lets them go idle. The blocks rotate through the implementations, in
+    the given order and then in reverse (A B, B A, A B, ...), so that a burst of
+    load from elsewhere on a shared machine, or a slow drift, hits every
+    implementation alike instead of spoiling all the samples of one.
     """
     samples = {k: [] for k in fns}
-    halves = [(list(fns), (repeats + 1) // 2), (list(fns)[::-1], repeats // 2)]
-    for order, count in halves:
-        for k in order if count else []:
+    names = list(fns)
+    sizes = [per_block] * (repeats // per_block) + ([repeats % per_block] if repeats % per_block else [])
+    for i, count in enumerate(sizes):
+        for k in names if i % 2 == 0 else names[::-1]:
             time.sleep(pause)
             for _ in range(warmup):
                 fns[k]()
@@ -217,10 +258,20 @@ def _row(case, direction, impl, size_label, samples, flops, bytes_):
     }
 
 
-def run_suite(names=None, repeats=10, warmup=2, quick=False, threads=None, naive=True, progress=True) -> dict:
-    """Run the suite (or the cases ``names``) and return the results as a JSON-able dict."""
+def run_suite(
+    names=None, repeats=10, warmup=2, quick=False, threads=None, naive=True, progress=True, allocator="steady"
+) -> dict:
+    """Run the suite (or the cases ``names``) and return the results as a JSON-able dict.
+
+    ``allocator='steady'`` calls :func:`convbook.machine.steady_allocator`
+    first (process-wide); ``'default'`` leaves the allocator alone.
+    """
     import torch
     from tqdm import tqdm
+
+    if allocator not in ("steady", "default"):
+        raise ValueError(f"run_suite: allocator must be 'steady' or 'default', got {allocator!r}")
+    alloc_note = machine.steady_allocator() if allocator == "steady" else "default (not changed)"
 
     threads = threads or machine.usable_cores()
     torch.set_num_threads(threads)
@@ -240,6 +291,9 @@ def run_suite(names=None, repeats=10, warmup=2, quick=False, threads=None, naive
         if direction == "forward":
             fns["convbook"] = _numpy_forward(convbook.conv2d, case, x, ws)
             fns["torch-cpu"] = t_fwd
+            other = _other_path(case, x, ws)
+            if other is not None:
+                fns[other[0]] = other[1]
         else:
             fns["convbook"] = _numpy_backward(case, x, ws)
             fns["torch-cpu"] = t_bwd
@@ -282,6 +336,7 @@ def run_suite(names=None, repeats=10, warmup=2, quick=False, threads=None, naive
             "blas_threads": blas,
             "convbook_threads": get_num_threads(),
             "blas_threads_note": None if blas else "not controllable; set OPENBLAS_NUM_THREADS before starting",
+            "allocator": alloc_note,
             "cuda": cuda,
             "cudnn_allow_tf32": bool(torch.backends.cudnn.allow_tf32) if cuda else None,
         },
@@ -316,10 +371,16 @@ def _case_list(text: str) -> list:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m convbook.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--only", type=_case_list, help=f"comma-separated subset of: {', '.join(CASES)}")
-    parser.add_argument("--repeats", type=_positive_int, help="timed rounds per case (default 15, quick 3)")
+    parser.add_argument("--repeats", type=_positive_int, help="timed rounds per case, in blocks of 3 (default 30)")
     parser.add_argument("--warmup", type=_positive_int, help="untimed rounds first (default 2, quick 1)")
     parser.add_argument("--threads", type=_positive_int, help="threads for torch and BLAS (default: all cores)")
     parser.add_argument("--quick", action="store_true", help="few repeats, naive only on two cases (< 1 min)")
+    parser.add_argument(
+        "--allocator",
+        choices=("steady", "default"),
+        default="steady",
+        help="steady (default): reuse freed memory so no timing includes page faults; default: leave glibc alone",
+    )
     parser.add_argument("--no-naive", action="store_true", help="skip the naive loops")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--out", help=f"JSON output path (default: {DEFAULT_OUT}, a folder git ignores)")
@@ -332,12 +393,13 @@ def main(argv=None) -> int:
         parser.error(f"--out: directory {out_dir} does not exist")
     results = run_suite(
         names=args.only,
-        repeats=args.repeats or (3 if args.quick else 15),
+        repeats=args.repeats or (3 if args.quick else 30),
         warmup=args.warmup or (1 if args.quick else 2),
         quick=args.quick,
         threads=args.threads,
         naive=not args.no_naive,
         progress=not args.no_progress,
+        allocator=args.allocator,
     )
     print(format_table(results))
     with open(args.out, "w", encoding="utf-8") as f:

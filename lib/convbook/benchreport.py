@@ -18,6 +18,7 @@ import math
 SCHEMA = "convbook-bench/1"
 TARGETS = {"std3x3": 1.5, "dil2": 1.0, "dil4": 1.0, "depthwise": 1.5, "pointwise": 1.0}
 GEOMEAN_TARGET = 1.0
+IMPLS = ("naive", "convbook", "convbook-winograd", "convbook-direct", "torch-cpu", "torch-cuda")
 
 
 def summarize(rows) -> dict:
@@ -45,12 +46,12 @@ def _is(row, impl, direction) -> bool:
 def format_table(results: dict) -> str:
     """The results as a fixed-width text table, then the target check."""
     lines = [
-        f"{'case':<10} {'dir':<4} {'impl':<10} {'size':<22} {'median ms':>10} {'IQR ms':>8} {'best ms':>8} "
+        f"{'case':<10} {'dir':<4} {'impl':<17} {'size':<22} {'median ms':>10} {'IQR ms':>8} {'best ms':>8} "
         f"{'GFLOP/s':>8} {'/torch':>7}"
     ]
     for r in results["results"]:
         lines.append(
-            f"{r['case']:<10} {r['direction'][:3]:<4} {r['impl']:<10} {r['size']:<22} {r['median_s'] * 1e3:>10.2f} "
+            f"{r['case']:<10} {r['direction'][:3]:<4} {r['impl']:<17} {r['size']:<22} {r['median_s'] * 1e3:>10.2f} "
             f"{r['iqr_s'] * 1e3:>8.2f} {r.get('min_s', float('nan')) * 1e3:>8.2f} {r['gflops']:>8.1f} "
             f"{r['ratio_to_torch_cpu']:>7.2f}"
         )
@@ -71,7 +72,8 @@ def format_table(results: dict) -> str:
     lines.append(
         f"machine: {m['cpu_model']}, {m['usable_cores']} cores, GPU: {m['gpu'] or 'none'}; threads: torch "
         f"{st['torch_threads']}, BLAS {st['blas_threads']}, convbook {st.get('convbook_threads')}; "
-        f"load average {load['before'][0]:.2f} -> {load['after'][0]:.2f}; repeats {st['repeats']}"
+        f"load average {load['before'][0]:.2f} -> {load['after'][0]:.2f}; repeats {st['repeats']}; "
+        f"allocator: {st.get('allocator', 'not recorded')}"
     )
     return "\n".join(lines)
 
@@ -95,7 +97,7 @@ def validate_results(results: dict) -> dict:
         missing = _ROW_KEYS - row.keys() | ({"ratio_to_torch_cpu"} - row.keys())
         if missing:
             raise ValueError(f"validate_results: row {row.get('case')}/{row.get('impl')} lacks {sorted(missing)}")
-        if row["impl"] not in ("naive", "convbook", "torch-cpu", "torch-cuda"):
+        if row["impl"] not in IMPLS:
             raise ValueError(f"validate_results: unknown impl {row['impl']!r}")
         if not row["samples_s"] or any(not (t > 0) for t in row["samples_s"]):
             raise ValueError(f"validate_results: row {row['case']}/{row['impl']} needs positive samples")

@@ -22,19 +22,24 @@ The fast paths (performance chapter, ``python -m convbook.bench``) share one
 idea, the *flat layout* (``_flat_layout``): pad each image once and flatten
 each channel, so that at stride 1 every kernel tap reads the same array at a
 constant offset. A tap over all output pixels is then a strided *view*: one
-matrix product per tap for standard, dilated and 1x1 layers
-(``_shifted_gemm``), one multiply-add per tap for depthwise layers
-(``_depthwise_flat``), with no im2col copy. Work goes in cache-sized blocks
-into preallocated buffers (``out=``, ``+=``).
+matrix product per kernel row for standard, dilated and 1x1 layers
+(``_shifted_gemm``, with the row's taps stacked), one multiply and one add per
+tap for depthwise layers (``_depthwise_flat``), with no full im2col copy. Work
+goes in blocks into preallocated buffers (``out=``, ``+=``). Wide 3x3 layers
+take Winograd's algorithm instead (``convbook.winograd``), where it measured
+faster (``_winograd_pays``).
 """
 
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ._args import ConvArgs, pad_input, parse_conv_args
 from ._parallel import run_blocks
+from .winograd import tile_waste, winograd_forward
 
 # --------------------------------------------------------------------------- naive
 
@@ -180,46 +185,59 @@ def _chunk(per_image: int, n: int, budget: int = 1 << 18) -> int:
 
 
 def _shifted_gemm(a: ConvArgs) -> np.ndarray:
-    """Stride-1, ungrouped convolution as a sum of ``kH*kW`` matrix products.
+    """Stride-1, ungrouped convolution as ``kH`` matrix products on shifted views.
 
     With the flat layout of :func:`_flat_layout`, the tap ``(u, v)`` sees the
     input of image ``n`` as a ``(C_in, Ho * Wq)`` matrix ``X_n[:, off:off + L]``:
-    a strided slice that BLAS reads in place (no im2col copy, which would be
-    ``kH*kW`` times larger than the input). The output of the image is then
+    a strided slice that BLAS can read in place. The output of the image is
 
         ``Y_n = sum over taps of W[:, :, u, v] @ X_n[:, off : off + L]``
 
-    ``(C_out, C_in) @ (C_in, L)``, already in channels-first order, so no
-    transpose is needed on the way in or out. The first tap writes straight
+    ``(C_out, C_in) @ (C_in, L)``, already in channels-first order. Summing
+    ``kH * kW`` such products would cost ``kH * kW - 1`` additions over the
+    whole output, and each product, with only ``C_in`` terms per sum, runs well
+    below BLAS's peak. So the ``kW`` taps of each kernel row are *stacked*
+    first: ``S_n`` holds ``kW`` copies of ``X_n``, shifted by ``0, dW, 2 dW, ...``
+    (``kW`` contiguous copies, a third of a full im2col for a 3x3 kernel). Row
+    ``u`` of the kernel is then one product ``(C_out, kW C_in) @ (kW C_in, L)``
+    on a shifted view of ``S_n``: ``kH`` products, ``kH - 1`` additions, and
+    three times longer sums (measured: about 10% faster than one product per
+    tap for 3x3 layers on the reference machine). The first row writes straight
     into the output (``matmul(..., out=)``); the others go to a scratch buffer
-    and are added in place. Images are processed in blocks whose scratch fits
-    in cache, so the additions do not go out to main memory. A 1x1 kernel is a
-    single matrix product on the input itself. FLOPs equal the direct
-    convolution's, plus ``Wq / Wo - 1`` junk columns (about 2% at 56x56, 3x3).
+    and are added in place, one image (or a cache-sized block of images) at a
+    time. A 1x1 kernel is a single product on the input itself. FLOPs equal
+    the direct convolution's, plus ``Wq / Wo - 1`` junk columns (about 2% at
+    56x56, 3x3).
     """
     x, w = a.x, a.weight
     N = x.shape[0]
-    C_out, _, kH, kW = w.shape
+    C_out, C_in, kH, kW = w.shape
     (dH, dW) = a.dilation
     Ho, Wo = a.out_size
     xf, Wq = _flat_layout(x, a.pad, (kH, kW), a.dilation)  # (N, C_in, R*Wq)
     L = Ho * Wq  # output pixels per image, junk columns included
-    wt = np.ascontiguousarray(w.transpose(2, 3, 0, 1))  # (kH, kW, C_out, C_in)
+    span = (kH - 1) * dH * Wq + L  # what the kH rows of the kernel read, per stacked copy
+    wt = np.ascontiguousarray(w.transpose(2, 0, 3, 1)).reshape(kH, C_out, kW * C_in)  # (kH, C_out, kW*C_in)
     out = np.empty((N, C_out, L), dtype=x.dtype)  # (N, C_out, Ho*Wq)
-    nb = _chunk(C_out * L, N)
-    tmp = np.empty((nb, C_out, L), dtype=x.dtype) if kH * kW > 1 else None
+    nb = _chunk(max(kW * C_in * span, C_out * L), N)
+    stack = np.empty((nb, kW, C_in, span), dtype=x.dtype) if kW > 1 else None
+    tmp = np.empty((nb, C_out, L), dtype=x.dtype) if kH > 1 else None
     for n0 in range(0, N, nb):
-        blk = out[n0 : n0 + nb]  # (nb, C_out, L)
-        scratch = tmp[: blk.shape[0]] if tmp is not None else None
-        for u in range(kH):
+        blk = out[n0 : n0 + nb]  # (b, C_out, L)
+        b = blk.shape[0]
+        if stack is None:
+            s = xf[n0 : n0 + b]  # (b, C_in, span): with kW == 1 no copy is needed
+        else:
             for v in range(kW):
-                off = u * dH * Wq + v * dW
-                src = xf[n0 : n0 + nb, :, off : off + L]  # (nb, C_in, L), a strided view
-                if u == 0 and v == 0:
-                    np.matmul(wt[0, 0], src, out=blk)  # (C_out, C_in) @ (nb, C_in, L)
-                else:
-                    np.matmul(wt[u, v], src, out=scratch)
-                    blk += scratch
+                np.copyto(stack[:b, v], xf[n0 : n0 + b, :, v * dW : v * dW + span])
+            s = stack[:b].reshape(b, kW * C_in, span)  # (b, kW*C_in, span)
+        for u in range(kH):
+            src = s[:, :, u * dH * Wq : u * dH * Wq + L]  # (b, kW*C_in, L), a strided view
+            if u == 0:
+                np.matmul(wt[0], src, out=blk)  # (C_out, kW*C_in) @ (b, kW*C_in, L)
+            else:
+                np.matmul(wt[u], src, out=tmp[:b])
+                blk += tmp[:b]
     if a.bias is not None:
         out += a.bias[None, :, None]
     return out.reshape(N, C_out, Ho, Wq)[:, :, :, :Wo]  # (N, C_out, Ho, Wo), a view
@@ -230,13 +248,16 @@ def _depthwise_flat(a: ConvArgs) -> np.ndarray:
 
     There is nothing to contract over, so a matrix product does not help. Each
     tap is one multiply of a shifted slice (see :func:`_flat_layout`) by a
-    per-channel weight, added into the output: ``kH*kW`` passes. The passes
-    run over blocks of channels small enough (about 256 kB) for the output
-    block and the scratch buffer to stay in cache, and every multiply and add
-    writes into a preallocated buffer (``out=``), so no temporaries are created
-    and main memory is touched about once. NumPy's elementwise operations use
-    one core, so the blocks are shared out among threads
-    (``convbook._parallel``; they release the GIL).
+    per-channel weight, added into the output: ``2 kH kW - 1`` elementwise
+    passes, because NumPy has no fused multiply-add. Every multiply and add
+    writes into a preallocated buffer (``out=``), so no temporaries are
+    created. NumPy's elementwise operations use one core, so blocks of
+    channels are shared out among threads (``convbook._parallel``; the
+    operations release the GIL). The blocks are large (about 2**18 elements,
+    1 MB in float32): each thread takes the GIL back between two operations,
+    and with small blocks (tried: 2**15 to 2**17 elements, cache-sized) that
+    hand-off, not the arithmetic, set the pace and the second thread gained
+    nothing.
     """
     x, w = a.x, a.weight
     N, C = x.shape[:2]
@@ -247,7 +268,7 @@ def _depthwise_flat(a: ConvArgs) -> np.ndarray:
     L = Ho * Wq
     taps = w[:, 0].reshape(C, kH * kW)  # (C, kH*kW)
     out = np.empty((N, C, L), dtype=x.dtype)  # (N, C, Ho*Wq)
-    cb = _chunk(L, C, budget=1 << 16)  # channels per block
+    cb = _chunk(L, C, budget=1 << 18)  # channels per block
 
     def work(blocks):
         tmp = np.empty((cb, L), dtype=x.dtype)
@@ -296,13 +317,59 @@ def _depthwise_taps(a: ConvArgs) -> np.ndarray:
     return out
 
 
+_options = {"winograd": True}
+
+
+@contextmanager
+def winograd_allowed(allowed: bool):
+    """Within the ``with`` block, ``conv2d`` may (``True``, the default) or may not take Winograd's path.
+
+    For experiments that compare the two paths on the same layer::
+
+        with convbook.conv.winograd_allowed(False):
+            y = convbook.conv2d(x, w, padding=1)  # shifted GEMMs, whatever the layer
+    """
+    if not isinstance(allowed, bool):
+        raise TypeError(f"winograd_allowed: allowed must be a bool, got {type(allowed).__name__}")
+    before = _options["winograd"]
+    _options["winograd"] = allowed
+    try:
+        yield
+    finally:
+        _options["winograd"] = before
+
+
+def _winograd_pays(a: ConvArgs) -> bool:
+    """Whether Winograd's F(4x4, 3x3) (``convbook.winograd``) beats :func:`_shifted_gemm` for this layer.
+
+    Winograd does a quarter of the multiplications but adds strided copies of
+    the input and output tiles, which NumPy runs on one core. The rule comes
+    from interleaved timings on the 2-core reference machine (float32, batch
+    8): Winograd was faster for 3x3 layers with ``C_in * C_out >= 128 * 128``
+    on 56x56 maps (dilation 1 and 2), about even at 96 channels, and slower
+    at 64 channels, on 14x14 maps, and at dilation 4 on 56x56, where the tiles
+    of each phase overshoot the output by 31% (:func:`~convbook.winograd.tile_waste`).
+    """
+    C_out, C_in, kH, kW = a.weight.shape
+    Ho, Wo = a.out_size
+    return (
+        _options["winograd"]
+        and (kH, kW) == (3, 3)
+        and C_in * C_out >= 128 * 128
+        and min(Ho, Wo) >= 28
+        and tile_waste(a.out_size, a.dilation) <= 1.1
+    )
+
+
 def _forward(a: ConvArgs) -> np.ndarray:
     """Dispatch to the fastest implementation that applies.
 
     * depthwise (``groups == C_in``, one input channel per filter):
       :func:`_depthwise_flat` at stride 1 without a depth multiplier,
       otherwise :func:`_depthwise_taps`;
-    * ungrouped at stride 1 (standard, dilated and 1x1): :func:`_shifted_gemm`;
+    * ungrouped at stride 1: Winograd's algorithm for wide 3x3 layers where it
+      measured faster (:func:`_winograd_pays`), otherwise (standard, dilated
+      and 1x1) :func:`_shifted_gemm`;
     * anything else (strides, grouped): :func:`_im2col`.
     """
     C_in = a.x.shape[1]
@@ -311,7 +378,7 @@ def _forward(a: ConvArgs) -> np.ndarray:
             return _depthwise_flat(a)
         return _depthwise_taps(a)
     if a.groups == 1 and a.stride == (1, 1):
-        return _shifted_gemm(a)
+        return winograd_forward(a) if _winograd_pays(a) else _shifted_gemm(a)
     return _im2col(a)
 
 

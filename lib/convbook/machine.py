@@ -8,6 +8,9 @@
 * :func:`matmul_peak` and :func:`memory_bandwidth`: the two ceilings of a
   roofline plot (Williams et al., 2009), *measured* on this machine: the
   float32 GFLOP/s of a large matrix product, and the GB/s of a large copy.
+* :func:`steady_allocator` and :func:`first_touch_cost`: the memory allocator
+  can cost more than the convolution (see their docstrings); the benchmark
+  fixes it so that both libraries are timed in the same steady state.
 
 Nothing runs on import; torch is imported only inside the functions that use it.
 """
@@ -175,4 +178,70 @@ def ceilings(quick: bool = False) -> dict:
         "matmul_gflops": max(peak["numpy_gflops"], peak["torch_gflops"]),
         "bandwidth_gbs": max(bw["numpy_gbs"], bw["torch_gbs"]),
         "detail": {**peak, **bw},
+    }
+
+
+# glibc's mallopt() parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MMAP_THRESHOLD_MAX = 32 * 2**20  # the largest value glibc accepts on 64-bit systems
+
+
+def steady_allocator() -> str:
+    """Make this process's ``malloc`` reuse freed memory, so that timings do not include page faults.
+
+    A new tensor's memory comes from ``malloc``. By default glibc serves large
+    requests with a fresh ``mmap`` of zeroed pages and gives them back to the
+    kernel on ``free`` (its thresholds adapt, and whether a block is reused
+    depends on what else the process freed). Fresh pages cost a page fault
+    each on first touch: on the 2-core reference machine, filling a fresh
+    12.8 MB buffer took many times as long as filling one it already had
+    (:func:`first_touch_cost`; the performance chapter measures it), longer
+    than the whole depthwise convolution. Torch allocates its output (and, for
+    oneDNN, reordered copies of its input) on every call, so its time for the
+    same layer changed several-fold from one process to the next.
+
+    This sets glibc's thresholds so that blocks up to 32 MiB come from the heap
+    and freed memory stays there: after the warm-up calls, every call reuses
+    memory that is already mapped, for torch and for NumPy alike. It is
+    process-wide and stays in force. Returns a description for the benchmark's
+    JSON (``'default'`` where there is no glibc, e.g. macOS).
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return "default (no glibc mallopt here)"
+    ok = mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX) == 1 and mallopt(_M_TRIM_THRESHOLD, 2**30) == 1
+    if not ok:
+        return "default (mallopt refused)"
+    return "steady: glibc mallopt(M_MMAP_THRESHOLD=32 MiB, M_TRIM_THRESHOLD=1 GiB), freed blocks are reused"
+
+
+def first_touch_cost(mbytes: float = 12.8, repeats: int = 5) -> dict:
+    """Milliseconds to fill a buffer that is already mapped, and a freshly mapped one of the same size.
+
+    The fresh buffer is an anonymous ``mmap`` (what ``malloc`` does for large
+    requests by default), so its fill includes one page fault per page. The
+    best of ``repeats`` timings of each.
+    """
+    import mmap
+
+    n = int(mbytes * 1e6) // 4
+    reused = np.empty(n, dtype=np.float32)
+    reused.fill(0.0)
+
+    def fresh():
+        m = mmap.mmap(-1, n * 4)
+        a = np.frombuffer(m, dtype=np.float32)
+        t0 = time.perf_counter()
+        a.fill(1.0)
+        dt = time.perf_counter() - t0
+        del a
+        m.close()
+        return dt
+
+    return {
+        "mbytes": mbytes,
+        "reused_ms": 1e3 * min(_timed(lambda: reused.fill(1.0)) for _ in range(repeats)),
+        "fresh_ms": 1e3 * min(fresh() for _ in range(repeats)),
     }
