@@ -71,3 +71,25 @@ def test_no_raw_matplotlib_reprs_or_tensors_in_checked_cells(path):
             text = "".join(out.get("text", "")) + "".join(out.get("data", {}).get("text/plain", ""))
             assert "tensor(" not in text, f"cell {number} prints a raw tensor"
             assert not re.search(r"<matplotlib\.\w+", text), f"cell {number} prints a matplotlib object repr"
+
+
+def _solo_notebooks() -> set[str]:
+    """The Makefile's SOLO_NB list (with its line continuations)."""
+    text = (ROOT / "Makefile").read_text(encoding="utf-8").replace("\\\n", " ")
+    match = re.search(r"^SOLO_NB\s*:=\s*(.+)$", text, flags=re.M)
+    assert match, "the Makefile should define SOLO_NB"
+    return set(match.group(1).split())
+
+
+def test_notebooks_that_time_code_run_alone():
+    """A notebook that times code must not share the cores with another one under nbval (see the Makefile)."""
+    solo = _solo_notebooks()
+    for name in solo:
+        assert (ROOT / name).is_file(), f"SOLO_NB lists {name}, which does not exist"
+    timing = {
+        str(p.relative_to(ROOT))
+        for p in NOTEBOOKS
+        if any(re.search(r"perf_counter|time_calls|run_suite", _source(c)) for c in _code_cells(_load(p)))
+    }
+    assert timing, "some notebooks time code"
+    assert timing <= solo, f"add to SOLO_NB in the Makefile: {sorted(timing - solo)}"
