@@ -1,12 +1,18 @@
 # One entry point for readers, instructors and CI. Every target sets up .venv first.
-PYTHON ?= python3
 VENV   := .venv
+# A venv keeps its programs in bin/ on Linux and macOS, in Scripts/ on Windows (GNU make from Git Bash or MSYS2).
+ifeq ($(OS),Windows_NT)
+BIN    := $(VENV)/Scripts
+PYTHON ?= python
+else
 BIN    := $(VENV)/bin
+PYTHON ?= python3
+endif
 STAMP  := $(VENV)/.installed
 NB_DIRS := chapters
 XDIST  ?= -n 2
 
-.PHONY: help setup test test-lib test-notebooks lint build book lab serve bench clean
+.PHONY: help setup test test-lib test-notebooks lint build book lab serve bench experiments clean
 
 help:
 	@echo "make book   - set up .venv and build the site into _build/html"
@@ -14,6 +20,7 @@ help:
 	@echo "make lab    - open the notebooks in JupyterLab"
 	@echo "make serve  - preview the built site on http://localhost:8000"
 	@echo "make bench  - benchmark convbook against torch"
+	@echo "make experiments - rerun the reference experiments behind the book's measured claims (slow)"
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,9 +44,18 @@ SOLO_NB := chapters/01_convolution_from_scratch.ipynb chapters/dilated/02_implem
 	chapters/separable/05_flops_are_not_time.ipynb chapters/separable/06_mobilenet.ipynb chapters/performance.ipynb
 NBVAL   := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
+# Every figure the notebooks show is checked as they run (convbook.figcheck: labelled axes, no text over text):
+# the kernels get an IPython startup file that appends problems to FIG_REPORT, which must end up empty.
+FIG_IPYTHONDIR := _build/figcheck-ipython
+FIG_REPORT     := _build/figure-problems.txt
+NB_ENV := IPYTHONDIR=$(abspath $(FIG_IPYTHONDIR)) CONVBOOK_FIGURE_REPORT=$(abspath $(FIG_REPORT))
+
 test-notebooks: $(STAMP)
-	$(BIN)/python -m pytest $(XDIST) --dist loadfile -q $(NBVAL) $(addprefix --ignore=,$(SOLO_NB)) $(NB_DIRS)
-	$(BIN)/python -m pytest -q $(NBVAL) $(SOLO_NB)
+	@mkdir -p $(FIG_IPYTHONDIR)/profile_default/startup && rm -f $(FIG_REPORT)
+	@cp tests/figcheck_startup.py $(FIG_IPYTHONDIR)/profile_default/startup/00-figcheck.py
+	$(NB_ENV) $(BIN)/python -m pytest $(XDIST) --dist loadfile -q $(NBVAL) $(addprefix --ignore=,$(SOLO_NB)) $(NB_DIRS)
+	$(NB_ENV) $(BIN)/python -m pytest -q $(NBVAL) $(SOLO_NB)
+	$(BIN)/python -m convbook.figcheck $(FIG_REPORT)
 
 build: $(STAMP)
 	$(BIN)/python scripts/build_book.py
@@ -58,6 +74,11 @@ serve: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m convbook.bench
+
+# The reference experiments behind the book's measured claims (convbook/reference/results/*.json).
+# Slow: training to convergence over 5+ seeds; run on a quiet machine. One of them: python -m convbook.experiments NAME
+experiments: $(STAMP)
+	$(BIN)/python -m convbook.experiments all
 
 clean:
 	rm -rf _build

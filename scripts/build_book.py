@@ -5,6 +5,7 @@ this wrapper also fails on warnings that slip through as plain log lines, so
 the build log stays clean.
 """
 
+import os
 import re
 import subprocess
 import sys
@@ -14,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
-    jb = Path(sys.executable).with_name("jupyter-book")
+    # The venv's own jupyter-book: .venv/bin/jupyter-book, or .venv\Scripts\jupyter-book.exe on Windows.
+    jb = Path(sys.executable).with_name("jupyter-book.exe" if os.name == "nt" else "jupyter-book")
     cmd = [str(jb), "build", str(ROOT), "-W", "--keep-going", "--path-output", str(ROOT)]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     log = proc.stdout + proc.stderr

@@ -50,6 +50,7 @@ def test_json_schema(tiny):
     assert len(results["load_average"]["before"]) == 3
     assert results["machine"]["cpu_model"]
     assert results["settings"]["allocator"].startswith(("steady", "default"))
+    assert results["command"].startswith("python -m convbook.bench --only depthwise --repeats 2")
 
 
 def test_the_other_path_is_timed_on_3x3_cases_only(tmp_path):
@@ -125,13 +126,16 @@ def test_first_touch_cost_measures_both_buffers():
 
 
 def test_stored_references_are_valid():
-    files = glob.glob(os.path.join(ROOT, "benchmarks", "*.json"))
-    assert files, "benchmarks/ should hold at least one reference result"
+    from convbook.experiments import BENCHMARKS_DIR
+
+    files = glob.glob(os.path.join(BENCHMARKS_DIR, "*.json"))
+    assert files, "convbook/reference/benchmarks/ should hold at least one reference result"
     for path in files:
         results = bench.load_results(path)
         assert not results["settings"]["quick"], f"{path} must come from the full suite"
         assert set(results["settings"]["cases"]) == set(bench.CASES)
         assert results["settings"]["allocator"].startswith("steady"), f"{path}: time in the steady state"
+        assert results["command"].startswith("python -m convbook.bench"), f"{path}: names its command"
 
 
 def test_time_calls_alternates_blocks():

@@ -55,11 +55,15 @@ def test_round_trip_and_errors():
         torch_conv(a, a)
 
 
-def test_exact_mode_restores_tf32_flags():
-    before = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+def test_exact_mode_is_ieee_float32_and_restores_the_setting():
+    from convbook.torch_bridge import current_float32_precision, float32_precision
+
+    before = current_float32_precision()
     with exact_mode():
-        assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
-    assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == before
+        assert current_float32_precision() == {"conv": "ieee", "matmul": "ieee"}
+    with float32_precision("tf32"):
+        assert current_float32_precision() == {"conv": "tf32", "matmul": "tf32"}
+    assert current_float32_precision() == before
 
 
 def test_compare_with_torch_reports_agreement_and_disagreement():

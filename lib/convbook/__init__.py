@@ -6,6 +6,7 @@ The core (this namespace) needs only NumPy. PyTorch is imported only by
 ``convbook.profiler`` on first use.
 """
 
+from ._release import VERSION
 from .backward import conv1d_backward, conv2d_backward
 from .conv import conv1d, conv1d_naive, conv2d, conv2d_im2col, conv2d_naive
 from .costs import LayerCost, conv_cost, dilated_kernel_macs, separable_cost
@@ -15,7 +16,7 @@ from .separable import depthwise_conv2d, depthwise_conv2d_loop, fit_separable, s
 from .shapes import conv_output_size, effective_kernel_size, receptive_field, same_padding
 from .winograd import conv2d_winograd, winograd_macs
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 __all__ = [
     "LayerCost",

@@ -15,7 +15,10 @@ Method (see :func:`time_calls`): ``repeats`` samples per implementation, in
 blocks of 3 calls, each block after a pause and warm-up calls, the blocks
 alternating between the implementations (A B, B A, ...).
 The median, the inter-quartile range (IQR) and the best time are reported;
-GPU calls are wrapped in ``torch.cuda.synchronize()``. The memory allocator is
+GPU calls (CUDA or Apple's MPS, whichever ``torch_bridge.pick_device`` finds) are
+timed between two ``torch_bridge.synchronize`` calls, in the float32 precision
+given by ``--precision`` (``ieee`` by default: the float32 NumPy computes; ``tf32``
+lets cuDNN use tensor cores), which is recorded. The memory allocator is
 put in a steady state first (``machine.steady_allocator``: freed memory is
 reused, so no call pays for page faults; ``--allocator default`` keeps
 glibc's behaviour). Thread counts are fixed
@@ -31,7 +34,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -43,6 +45,7 @@ from convbook.costs import conv_cost
 from . import machine
 from ._parallel import get_num_threads, set_num_threads
 from .benchreport import SCHEMA, TARGETS, format_table, load_results, summarize, validate_results
+from .timing import device_sync, time_calls
 
 __all__ = [
     "CASES",
@@ -183,13 +186,16 @@ def _numpy_backward(case, x, ws):
 
 
 def _torch_fns(case, x, ws, device, div=1):
-    """Forward and backward closures for torch on ``device`` (synchronised on CUDA)."""
+    """Forward and backward closures for torch on ``device``, and the callable that waits for the device.
+
+    The closures do not synchronise themselves: :func:`convbook.timing.time_calls` calls the returned
+    ``sync`` (``torch_bridge.synchronize`` on CUDA and MPS) before starting and before stopping the clock.
+    """
     import torch
     import torch.nn.functional as F
 
     xt = torch.from_numpy(x).to(device).requires_grad_(True)
     wts = [torch.from_numpy(w).to(device).requires_grad_(True) for w in ws]
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
 
     def chain(inp):
         for L, w in zip(case.layers, wts):
@@ -199,45 +205,14 @@ def _torch_fns(case, x, ws, device, div=1):
     def forward():
         with torch.no_grad():
             chain(xt)
-        sync()
 
     y = chain(xt)
     g = torch.ones_like(y)
 
     def backward():
         torch.autograd.grad(y, [xt, *wts], g, retain_graph=True)
-        sync()
 
-    return forward, backward, sync
-
-
-def time_calls(fns: dict, repeats: int, warmup: int, pause: float = 0.15, per_block: int = 3) -> dict:
-    """Seconds per call of every function in ``fns``, ``repeats`` samples each.
-
-    The samples are taken in blocks of ``per_block`` calls. In a block, one
-    implementation runs alone: a pause, ``warmup`` untimed calls, then the
-    timed calls. Implementations do *not* interleave call by call: thread
-    pools keep spinning for a while after a call (OpenBLAS's workers for about
-    0.1 s), and a spinning pool steals a core from whatever runs next, which on
-    a 2-core machine made torch look twice as slow after each convbook call. The
-    pause lets them go idle. The blocks rotate through the implementations, in
-    the given order and then in reverse (A B, B A, A B, ...), so that a burst of
-    load from elsewhere on a shared machine, or a slow drift, hits every
-    implementation alike instead of spoiling all the samples of one.
-    """
-    samples = {k: [] for k in fns}
-    names = list(fns)
-    sizes = [per_block] * (repeats // per_block) + ([repeats % per_block] if repeats % per_block else [])
-    for i, count in enumerate(sizes):
-        for k in names if i % 2 == 0 else names[::-1]:
-            time.sleep(pause)
-            for _ in range(warmup):
-                fns[k]()
-            for _ in range(count):
-                t0 = time.perf_counter()
-                fns[k]()
-                samples[k].append(time.perf_counter() - t0)
-    return samples
+    return forward, backward, device_sync(device)
 
 
 def _row(case, direction, impl, size_label, samples, flops, bytes_):
@@ -259,27 +234,46 @@ def _row(case, direction, impl, size_label, samples, flops, bytes_):
 
 
 def run_suite(
-    names=None, repeats=10, warmup=2, quick=False, threads=None, naive=True, progress=True, allocator="steady"
+    names=None,
+    repeats=10,
+    warmup=2,
+    quick=False,
+    threads=None,
+    naive=True,
+    progress=True,
+    allocator="steady",
+    precision="ieee",
+    command=None,
 ) -> dict:
     """Run the suite (or the cases ``names``) and return the results as a JSON-able dict.
 
     ``allocator='steady'`` calls :func:`convbook.machine.steady_allocator`
     first (process-wide); ``'default'`` leaves the allocator alone.
+    ``precision`` ('ieee' or 'tf32') is the float32 precision of the GPU's
+    convolutions (:func:`convbook.torch_bridge.float32_precision`).
+    ``command`` is recorded as the command that made the results (default:
+    ``python -m convbook.bench`` and this process's arguments).
     """
     import torch
     from tqdm import tqdm
 
     if allocator not in ("steady", "default"):
         raise ValueError(f"run_suite: allocator must be 'steady' or 'default', got {allocator!r}")
+    if precision not in ("ieee", "tf32"):
+        raise ValueError(f"run_suite: precision must be 'ieee' or 'tf32', got {precision!r}")
     alloc_note = machine.steady_allocator() if allocator == "steady" else "default (not changed)"
 
     threads = threads or machine.usable_cores()
     torch.set_num_threads(threads)
     blas = machine.blas_threads(threads)
     set_num_threads(threads)  # convbook's own elementwise thread pool
-    cuda = torch.cuda.is_available()
+    from .torch_bridge import float32_precision, pick_device
+
+    gpu = pick_device()
+    gpu = None if gpu.type == "cpu" else gpu
+    gpu_impl = f"torch-{gpu.type}" if gpu is not None else None
     cases = [CASES[n] for n in names] if names else list(SUITE)
-    load_before = list(os.getloadavg())
+    load_before = machine.load_average()
     ceilings = machine.ceilings(quick=quick)  # first: it also warms up BLAS, torch and the CPU clocks
     rng = np.random.default_rng(0)
     rows = []
@@ -297,11 +291,13 @@ def run_suite(
         else:
             fns["convbook"] = _numpy_backward(case, x, ws)
             fns["torch-cpu"] = t_bwd
-        if cuda:
-            c_fwd, c_bwd, _ = _torch_fns(case, x, ws, "cuda")
-            fns["torch-cuda"] = c_fwd if direction == "forward" else c_bwd
+        syncs = {}
+        if gpu is not None:
+            g_fwd, g_bwd, syncs[gpu_impl] = _torch_fns(case, x, ws, gpu)
+            fns[gpu_impl] = g_fwd if direction == "forward" else g_bwd
         flops = case.flops() * (1 if direction == "forward" else 2)
-        samples = time_calls(fns, repeats, warmup)
+        with float32_precision(precision):
+            samples = time_calls(fns, repeats, warmup, sync=syncs)
         for impl, s in samples.items():
             rows.append(_row(case, direction, impl, "full", s, flops, case.bytes()))
         if naive and direction == "forward" and case.reduced and (not quick or case.name in ("std3x3", "dil2")):
@@ -324,6 +320,7 @@ def run_suite(
         row["best_ratio_to_torch_cpu"] = row["min_s"] / ref[0]["min_s"]
     return {
         "schema": SCHEMA,
+        "command": "python -m convbook.bench " + " ".join(sys.argv[1:]) if command is None else command,
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine.machine_info(),
         "settings": {
@@ -337,10 +334,11 @@ def run_suite(
             "convbook_threads": get_num_threads(),
             "blas_threads_note": None if blas else "not controllable; set OPENBLAS_NUM_THREADS before starting",
             "allocator": alloc_note,
-            "cuda": cuda,
-            "cudnn_allow_tf32": bool(torch.backends.cudnn.allow_tf32) if cuda else None,
+            "gpu_device": gpu.type if gpu is not None else None,
+            "cuda": gpu is not None and gpu.type == "cuda",
+            "float32_precision": precision if gpu is not None and gpu.type == "cuda" else "ieee (CPU)",
         },
-        "load_average": {"before": load_before, "after": list(os.getloadavg())},
+        "load_average": {"before": load_before, "after": machine.load_average()},
         "ceilings": ceilings,
         "results": rows,
         "summary": summarize(rows),
@@ -381,6 +379,12 @@ def main(argv=None) -> int:
         default="steady",
         help="steady (default): reuse freed memory so no timing includes page faults; default: leave glibc alone",
     )
+    parser.add_argument(
+        "--precision",
+        choices=("ieee", "tf32"),
+        default="ieee",
+        help="float32 precision of GPU convolutions: ieee (default, what NumPy computes) or tf32 (tensor cores)",
+    )
     parser.add_argument("--no-naive", action="store_true", help="skip the naive loops")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--out", help=f"JSON output path (default: {DEFAULT_OUT}, a folder git ignores)")
@@ -400,6 +404,8 @@ def main(argv=None) -> int:
         naive=not args.no_naive,
         progress=not args.no_progress,
         allocator=args.allocator,
+        precision=args.precision,
+        command="python -m convbook.bench " + " ".join(argv if argv is not None else sys.argv[1:]),
     )
     print(format_table(results))
     with open(args.out, "w", encoding="utf-8") as f:

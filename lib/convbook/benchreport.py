@@ -2,7 +2,7 @@
 
 Separate from ``convbook.bench`` so that a chapter can load and check stored
 results without running anything. The JSON file (schema ``convbook-bench/1``)
-holds ``machine`` (CPU model, cores, GPU, versions), ``settings`` (repeats,
+holds ``command`` (the command line that made it), ``machine`` (CPU model, cores, GPU, versions), ``settings`` (repeats,
 warm-up, threads, cases), ``load_average`` (before and after), ``ceilings``
 (measured matmul GFLOP/s and copy GB/s), ``results`` (one row per case,
 direction, implementation and size, with every sample in seconds, the median,
@@ -18,7 +18,7 @@ import math
 SCHEMA = "convbook-bench/1"
 TARGETS = {"std3x3": 1.5, "dil2": 1.0, "dil4": 1.0, "depthwise": 1.5, "pointwise": 1.0}
 GEOMEAN_TARGET = 1.0
-IMPLS = ("naive", "convbook", "convbook-winograd", "convbook-direct", "torch-cpu", "torch-cuda")
+IMPLS = ("naive", "convbook", "convbook-winograd", "convbook-direct", "torch-cpu", "torch-cuda", "torch-mps")
 
 
 def summarize(rows) -> dict:
@@ -69,10 +69,13 @@ def format_table(results: dict) -> str:
         lines.append(f"  {'geomean':<10} {s['geomean_forward']:5.2f} {'':<7} target <= {GEOMEAN_TARGET:.1f}  {ok}")
     st, m = results["settings"], results["machine"]
     load = results["load_average"]
+    before, after = load.get("before"), load.get("after")
+    load_text = f"{before[0]:.2f} -> {after[0]:.2f}" if before and after else "not available on this system"
     lines.append(
         f"machine: {m['cpu_model']}, {m['usable_cores']} cores, GPU: {m['gpu'] or 'none'}; threads: torch "
         f"{st['torch_threads']}, BLAS {st['blas_threads']}, convbook {st.get('convbook_threads')}; "
-        f"load average {load['before'][0]:.2f} -> {load['after'][0]:.2f}; repeats {st['repeats']}; "
+        f"load average {load_text}; repeats {st['repeats']}; "
+        f"GPU float32: {st.get('float32_precision', 'not recorded')}; "
         f"allocator: {st.get('allocator', 'not recorded')}"
     )
     return "\n".join(lines)
@@ -85,7 +88,7 @@ def validate_results(results: dict) -> dict:
     """Check a results dict (or a loaded JSON file) against the schema; raise ``ValueError`` naming the problem."""
     if not isinstance(results, dict) or results.get("schema") != SCHEMA:
         raise ValueError(f"validate_results: not a {SCHEMA} file (schema={results.get('schema')!r})")
-    for key in ("created_utc", "machine", "settings", "load_average", "ceilings", "results", "summary"):
+    for key in ("command", "created_utc", "machine", "settings", "load_average", "ceilings", "results", "summary"):
         if key not in results:
             raise ValueError(f"validate_results: missing top-level key {key!r}")
     for key in ("cpu_model", "usable_cores", "gpu", "versions"):

@@ -45,6 +45,14 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def load_average() -> list | None:
+    """The 1, 5 and 15-minute load averages, or ``None`` where the system has none (Windows)."""
+    try:
+        return [float(v) for v in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
 def _blas_info() -> str:
     try:
         cfg = np.show_config(mode="dicts")["Build Dependencies"]["blas"]

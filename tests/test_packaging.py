@@ -1,0 +1,61 @@
+"""Packaging: what pip installs outside the repository, and the Binder configuration, match requirements.txt."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        m = re.match(r"^([A-Za-z0-9_.\-]+)==([^\s#]+)", line.strip())
+        if m:
+            pins[m.group(1).lower()] = m.group(2)
+    return pins
+
+
+def test_the_package_declares_everything_it_imports():
+    """Every third-party module imported anywhere in lib/convbook is a declared dependency (pip install . works)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = {re.split(r"[<>=!~\[ ]", d)[0].lower() for d in project["dependencies"]}
+    imported = set()
+    for path in (ROOT / "lib" / "convbook").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                imported.add(node.module.split(".")[0])
+    stdlib = set(__import__("sys").stdlib_module_names) | {"convbook", "__future__"}
+    third_party = {name for name in imported if name not in stdlib}
+    # IPython is imported only inside figcheck's notebook hook, which runs in a Jupyter kernel (there it exists)
+    assert third_party - {"IPython"} <= declared, f"declare in pyproject.toml: {sorted(third_party - declared)}"
+
+
+def test_reference_data_ships_with_the_package():
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    patterns = cfg["package-data"]["convbook"]
+    for folder in ("benchmarks", "results"):
+        assert f"reference/{folder}/*.json" in patterns
+
+
+def test_binder_installs_the_cpu_torch_and_the_same_pins():
+    binder, main = _pins(ROOT / "binder" / "requirements.txt"), _pins(ROOT / "requirements.txt")
+    assert binder["torch"] == main["torch"] + "+cpu", "Binder takes the CPU build of the pinned torch"
+    assert "download.pytorch.org/whl/cpu" in (ROOT / "binder" / "requirements.txt").read_text(encoding="utf-8")
+    for name, version in binder.items():
+        if name != "torch":
+            assert main.get(name) == version, f"binder/requirements.txt pins {name}=={version}, requirements.txt not"
+    assert "pip install --no-deps -e ." in (ROOT / "binder" / "postBuild").read_text(encoding="utf-8")
+
+
+def test_ci_installs_the_cpu_torch_first():
+    ci = (ROOT / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8")
+    cpu = ci.index("--index-url https://download.pytorch.org/whl/cpu")
+    assert cpu < ci.index("bash .ci/run"), "the CPU torch is installed before requirements.txt"
+    assert "macos-latest" in ci and "windows-latest" in ci
