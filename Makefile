@@ -20,7 +20,12 @@ help:
 	@echo "make lab    - open the notebooks in JupyterLab"
 	@echo "make serve  - preview the built site on http://localhost:8000"
 	@echo "make bench  - benchmark convbook against torch"
+	@echo "make pdf    - the whole book as one PDF, offline: _build/pdf/convbook.pdf (checked after printing)"
 	@echo "make experiments - rerun the reference experiments behind the book's measured claims (slow)"
+	@echo "make student - the student handout in _build/student (no solutions, outputs cleared, library included)"
+	@echo "make student-site - the website without solutions in _build/student-book/_build/html (CLASS_REPO=URL)"
+	@echo "make assignments - nbgrader assignments from the book's notebooks in _build/course"
+	@echo "make grade ASSIGNMENT=a2-dilated SUBMISSIONS=DIR - autograde a folder of submissions, print the scores"
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +45,7 @@ test-lib: $(STAMP)
 # Notebooks that time code live run alone, after the others, so that no other notebook competes with their
 # timings for the cores (tests/test_notebooks.py checks that every notebook that times code is listed here).
 SOLO_NB := chapters/01_convolution_from_scratch.ipynb chapters/dilated/02_implementations.ipynb \
+	chapters/dilated/04a_wavenet_generation.ipynb \
 	chapters/pointwise/05_performance.ipynb chapters/separable/04_accuracy_vs_parameters.ipynb \
 	chapters/separable/05_flops_are_not_time.ipynb chapters/separable/06_mobilenet.ipynb chapters/performance.ipynb
 NBVAL   := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
@@ -86,12 +92,40 @@ clean:
 # ---- course material and the site in a browser (issue 7)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: student test-site
+.PHONY: student test-site student-site test-student-site assignments grade
 
 student: $(STAMP)
 	$(BIN)/python scripts/make_student.py --out _build/student
+
+# The student website (no solution in its pages or sources) in _build/student-book/_build/html.
+# CLASS_REPO=https://github.com/ORG/REPO points its repository, Colab and Binder buttons at the class repository.
+CLASS_REPO ?=
+student-site: $(STAMP)
+	$(BIN)/python scripts/make_student_site.py $(if $(CLASS_REPO),--repository $(CLASS_REPO))
+
+test-student-site: student-site
+	@test -x $(CHROMIUM) || { echo "make test-student-site: $(CHROMIUM) not found; install it with: sudo apt-get update && sudo apt-get install -y chromium" >&2; exit 1; }
+	$(BIN)/python scripts/check_site.py --student --site _build/student-book/_build/html --chromium $(CHROMIUM) $(if $(CLASS_REPO),--repository $(CLASS_REPO))
+
+# nbgrader assignments made from the book's notebooks: _build/course (release/ is what students get).
+assignments: $(STAMP)
+	$(BIN)/python scripts/make_assignments.py --course _build/course
+
+# Grade one assignment: make grade ASSIGNMENT=a2-dilated SUBMISSIONS=path/with/one/folder/per/student
+grade: $(STAMP)
+	@test -n "$(ASSIGNMENT)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade ASSIGNMENT=a2-dilated SUBMISSIONS=DIR" >&2; exit 1; }
+	@test -d _build/course/release/$(ASSIGNMENT) || $(MAKE) assignments
+	$(BIN)/python scripts/grade.py $(ASSIGNMENT) $(SUBMISSIONS) --course _build/course --feedback
 
 test-site: $(STAMP)
 	@test -x $(CHROMIUM) || { echo "make test-site: $(CHROMIUM) not found; install it with: sudo apt-get update && sudo apt-get install -y chromium" >&2; exit 1; }
 	@test -f _build/html/index.html || $(MAKE) build
 	$(BIN)/python scripts/check_site.py --site _build/html --chromium $(CHROMIUM)
+	$(BIN)/python scripts/check_explorer.py --site _build/html --chromium $(CHROMIUM)
+
+# ---- the PDF edition (issue 15): singlehtml build printed by Debian's chromium, then checked with pypdf
+.PHONY: pdf
+
+pdf: $(STAMP)
+	@test -x $(CHROMIUM) || { echo "make pdf: $(CHROMIUM) not found; install it with: sudo apt-get update && sudo apt-get install -y chromium" >&2; exit 1; }
+	$(BIN)/python scripts/make_pdf.py --chromium $(CHROMIUM)

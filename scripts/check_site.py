@@ -31,6 +31,11 @@ listed as notes. Checks on each page:
 * notebook pages have Colab and Binder launch buttons for a notebook that exists
   in the repository; every page has a download link and the repository link.
 
+With ``--student`` it checks the student edition (``make student-site``) instead: the same checks, except that
+no page may hold a solution, the repository and launch buttons must point to ``--repository`` (the class
+repository) or be absent, and every file of the site (HTML, the downloadable ``_sources``, the search index) is
+scanned for the text of the book's solutions and their outputs, and for a self-check's PASS.
+
 Screenshots of each chapter's first page (the chapters of ``_toc.yml``) go to
 ``_build/screenshots/``, plus one page in dark mode. Exit status 0 when every
 check passed, 1 otherwise; a summary with counts is printed either way.
@@ -57,6 +62,7 @@ from urllib.parse import unquote, urldefrag, urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
+BOOK_REPOSITORY = "https://github.com/convbook/convbook"
 INSTALL_HINT = "chromium is missing: install it with `sudo apt-get update && sudo apt-get install -y chromium`"
 LAUNCH_ARGS = [
     "--headless",
@@ -266,8 +272,18 @@ def image_bytes(src: str, origin: str, site: Path) -> bytes | None:
 
 
 class SiteChecker:
-    def __init__(self, site: Path, toc: Path, shots: Path, repo: Path, report: Report):
+    def __init__(
+        self,
+        site: Path,
+        toc: Path,
+        shots: Path,
+        repo: Path,
+        report: Report,
+        student: bool = False,
+        repository: str | None = BOOK_REPOSITORY,
+    ):
         self.site, self.toc, self.shots, self.repo, self.report = site, toc, shots, repo, report
+        self.student, self.repository = student, repository
         self.pages: dict[str, PageInfo] = {}
         self.external_requests: dict[str, set[str]] = defaultdict(set)
         self.chapters = set(chapter_pages(toc)) if toc.exists() else set()
@@ -303,7 +319,11 @@ class SiteChecker:
                 report.fail("colab cell", f"{rel}: the Colab install cell is visible; tag it `remove-cell`")
             if info["players"]:
                 self.check_players(page, rel)
-            if info["solutions"]:
+            if info["solutions"] and self.student:
+                self.report.fail(
+                    "student edition", f"{rel}: {info['solutions']} solution(s) on a page of the student site"
+                )
+            elif info["solutions"]:
                 self.check_solutions(page, rel)
                 self.check_solution_cells(page, rel)
             self.check_buttons(page, rel)
@@ -431,9 +451,22 @@ class SiteChecker:
         hrefs = page.eval_on_selector_all("a[href]", "(els) => els.map((a) => a.href)")
         if not any(f"/_sources/{stem}." in h for h in hrefs):
             self.report.fail("buttons", f"{rel}: no download link to the page's source")
-        if not any(h.rstrip("/") == "https://github.com/convbook/convbook" for h in hrefs):
-            self.report.fail("buttons", f"{rel}: no repository link")
-        if (self.site / "_sources" / f"{stem}.ipynb").exists():
+        if self.repository and not any(h.rstrip("/") == self.repository for h in hrefs):
+            self.report.fail("buttons", f"{rel}: no repository link to {self.repository}")
+        if self.student and self.repository != BOOK_REPOSITORY:
+            leaks = sorted({h for h in hrefs if BOOK_REPOSITORY in h})
+            if leaks:
+                self.report.fail(
+                    "student edition",
+                    f"{rel}: links to the book's repository, which has the solutions: " + ", ".join(leaks[:3]),
+                )
+        if (self.site / "_sources" / f"{stem}.ipynb").exists() and self.student and not self.repository:
+            self.report.counts["notebook pages"] += 1
+            launch = [h for h in hrefs if "colab.research.google.com" in h or "mybinder.org" in h]
+            if launch:
+                self.report.fail("buttons", f"{rel}: launch buttons without a class repository: {launch[0]}")
+            self.check_colab_cell(rel, self.repo / f"{stem}.ipynb")
+        elif (self.site / "_sources" / f"{stem}.ipynb").exists():
             self.report.counts["notebook pages"] += 1
             for name, pattern in [
                 (
@@ -474,6 +507,47 @@ class SiteChecker:
         self.report.counts["screenshots"] += 1
 
     # ---- whole site
+    def scan_for_solutions(self) -> None:
+        """Every file of the student site: no text of a solution (or of its output), no PASS of a self-check."""
+        import html as html_lib
+
+        sys.path.insert(0, str(ROOT / "scripts"))
+        import course_notebooks
+
+        fingerprints = course_notebooks.solution_fingerprints(ROOT)
+        self.report.counts["solution fingerprints looked for"] = len(fingerprints)
+        passes = re.compile(r"\bPASS \w+: (all \d+ (cases match|answers are right)|the answer is right)")
+        for path in sorted(self.site.rglob("*")):
+            if not path.is_file() or path.suffix not in (".html", ".ipynb", ".md", ".js", ".txt", ".json", ".py"):
+                continue
+            if path.relative_to(self.site).parts[0] == "_static" and path.suffix == ".js":
+                continue  # the theme's and MathJax's scripts
+            text = path.read_text(errors="replace")
+            if path.suffix == ".html":
+                text = html_lib.unescape(re.sub(r"<[^>]+>", "", text))
+            elif path.suffix == ".ipynb":
+                cells = json.loads(text).get("cells", [])
+                parts = []
+                for cell in cells:
+                    parts.append("".join(cell.get("source", "")))
+                    for output in cell.get("outputs", []):
+                        parts.append(
+                            "".join(output.get("text", "")) + "".join(output.get("data", {}).get("text/plain", ""))
+                        )
+                text = "\n".join(parts)
+            self.report.counts["files scanned for solutions"] += 1
+            flat = course_notebooks.normalize(text)
+            rel = path.relative_to(self.site).as_posix()
+            found = [f for f in fingerprints if f in flat]
+            if found:
+                self.report.fail("student edition", f"{rel}: solution text: {found[0][:70]!r} (+{len(found) - 1} more)")
+            if passes.search(text):
+                self.report.fail(
+                    "student edition", f"{rel}: a self-check's PASS is stored: {passes.search(text).group(0)}"
+                )
+            if re.search(r"\{solution(-start|-end)?\}", text):
+                self.report.fail("student edition", f"{rel}: a {{solution}} directive")
+
     def check_links(self, origin: str) -> None:
         """Every internal URL referenced by any page answers 200; fragments name an element of their page."""
         statuses: dict[str, int] = {}
@@ -608,7 +682,9 @@ class SiteChecker:
                 "animation",
                 "no page has an animation player (.convbook-player); Chapter 1 and the dilated chapter need one",
             )
-        if self.report.counts["solutions"] == 0:
+        if self.student:
+            self.scan_for_solutions()
+        elif self.report.counts["solutions"] == 0:
             self.report.fail("solutions", "no page has an exercise solution ({solution} directive)")
         for host, pages in sorted(self.external_requests.items()):
             shown = ", ".join(sorted(pages)[:5]) + (" ..." if len(pages) > 5 else "")
@@ -641,6 +717,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--toc", type=Path, default=None, help="_toc.yml (default: next to the site's _build)")
     parser.add_argument("--screenshots", type=Path, default=None, help="default: _build/screenshots next to the site")
     parser.add_argument("--chromium", type=Path, default=CHROMIUM)
+    parser.add_argument("--student", action="store_true", help="check the student edition (make student-site)")
+    parser.add_argument(
+        "--repository",
+        default=None,
+        help="the repository the buttons must link to (default: the book's; none with --student)",
+    )
     args = parser.parse_args(argv)
     site = args.site.resolve()
     book = site.parent.parent  # <book>/_build/html
@@ -659,7 +741,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"serving {site} at {server.origin}; browser {args.chromium}")
         browser = pw.chromium.launch(executable_path=str(args.chromium), headless=True, args=LAUNCH_ARGS)
         try:
-            SiteChecker(site, toc, shots, book, report).run(browser, server.origin)
+            repository = args.repository or (None if args.student else BOOK_REPOSITORY)
+            SiteChecker(site, toc, shots, book, report, args.student, repository).run(browser, server.origin)
         finally:
             browser.close()
     print_summary(report, time.perf_counter() - start, shots)

@@ -5,6 +5,10 @@
 Each notebook runs with its own folder as the working directory, with the
 venv's interpreter as the kernel, and is written back with its outputs. The
 wall time of each is printed so that the 60-second budget can be checked.
+
+This is the authors' tool: it overwrites the notebook in place and stops at the
+first error. To grade students' notebooks use ``scripts/grade.py`` (nbgrader;
+it never writes over a submission and grades a whole batch).
 """
 
 import os

@@ -1,24 +1,26 @@
-"""Write student copies of the book's notebooks, with the solutions removed.
+"""Write the student handout: the book's notebooks without solutions, ready to hand out or push to a class repository.
 
-    .venv/bin/python scripts/make_student.py                 # every notebook -> _build/student/
-    .venv/bin/python scripts/make_student.py --out DIR a.ipynb b.ipynb
+    .venv/bin/python scripts/make_student.py                  # what `make student` runs -> _build/student/
+    .venv/bin/python scripts/make_student.py --out DIR a.ipynb b.ipynb   # only these notebooks, nothing else
 
-A cell is a solution when its metadata tags include ``solution`` (the book's
-rule, see CONTRIBUTING.md): such cells are dropped, markdown and code alike.
-As a safety net, a ``{solution}`` directive found in an *untagged* markdown
-cell is cut out of that cell (the rest of the cell is kept), and cells between
-``{solution-start}`` and ``{solution-end}`` are dropped; each such case is
-reported as a warning, since the tag is missing in the source notebook.
+The handout holds:
 
-Every other cell is kept unchanged, outputs included, and the folder layout
-under the repository root is preserved (``chapters/dilated/01_x.ipynb`` ->
-``_build/student/chapters/dilated/01_x.ipynb``).
+* every notebook of the book (folder layout kept, ``chapters/dilated/08_exercises.ipynb`` stays at that path, so
+  that Colab and Binder links of a class repository work), with every cell tagged ``solution`` removed and **every
+  output and execution count cleared** (a stored output would show a solution's result, a PASS, or an answer);
+* ``chapters/notation_exercises.ipynb``, the notation page's "Check yourself" questions as a notebook;
+* ``README.md`` for students (from ``course/handout/README.md``);
+* the library (``lib/convbook``, ``pyproject.toml``) and ``requirements.txt`` with the pins of what the notebooks
+  need plus ``-e .``, so that ``pip install -r requirements.txt`` in a clone of the class repository makes
+  ``import convbook`` work; ``binder/`` as in the book, for Binder; ``LICENSE``; a ``.gitignore``.
+
+What counts as a solution is found from the notebooks' tags (see ``course_notebooks.py``), never from their prose.
+A ``{solution}`` directive in an untagged markdown cell is cut out and reported as a warning.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import sys
 from dataclasses import dataclass, field
@@ -26,18 +28,19 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = ROOT / "_build" / "student"
-SOLUTION_TAG = "solution"
-MARKER = ".convbook-student"  # marks a folder this script owns, so that it may be emptied
-BOOK_FOLDERS = ("chapters",)  # where the book's notebooks live (the Makefile's NB_DIRS)
-SKIP_DIRS = {"_build", ".venv", "venv", "node_modules", ".ipynb_checkpoints", ".git"}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import course_notebooks as cn  # noqa: E402 (a sibling script)
 
-#: A sphinx-exercise solution directive in MyST (``{solution}``, ``{solution-start}``, ``{solution-end}``).
-SOLUTION_DIRECTIVE = re.compile(r"\{solution(?:-start|-end)?\}")
-_FENCE_OPEN = re.compile(r"^\s*(?P<fence>:{3,}|`{3,})\s*\{solution\}")
-_GATED_START = re.compile(r"^\s*(?::{3,}|`{3,})\s*\{solution-start\}", re.M)
-_GATED_END = re.compile(r"^\s*(?::{3,}|`{3,})\s*\{solution-end\}", re.M)
+ROOT = cn.ROOT
+DEFAULT_OUT = ROOT / "_build" / "student"
+MARKER = ".convbook-student"  # marks a folder this script owns, so that it may be emptied
+HANDOUT_TEMPLATES = ROOT / "course" / "handout"
+
+# Kept for scripts and tests that use them from here.
+SOLUTION_TAG = cn.SOLUTION_TAG
+is_solution_cell = cn.is_solution_cell
+strip_solution_directives = cn.strip_solution_directives
+studentize = cn.studentize
 
 
 @dataclass
@@ -52,104 +55,35 @@ class StudentReport:
     warnings: list[str] = field(default_factory=list)
 
 
-def find_notebooks(root: Path = ROOT, folders: tuple[str, ...] = BOOK_FOLDERS) -> list[Path]:
+def find_notebooks(root: Path = ROOT, folders: tuple[str, ...] = ("chapters",)) -> list[Path]:
     """Every ``.ipynb`` of the book (under ``root/chapters``), skipping checkpoints and hidden folders."""
-    found = []
-    paths = [path for folder in folders for path in (root / folder).rglob("*.ipynb")]
-    for path in sorted(paths):
-        parts = path.relative_to(root).parts[:-1]
-        if any(p in SKIP_DIRS or p.startswith(".") for p in parts):
-            continue
-        found.append(path)
-    return found
+    return [p for folder in folders for p in cn.book_notebooks(root, folder)]
 
 
-def is_solution_cell(cell) -> bool:
-    """True for a cell tagged ``solution``."""
-    tags = cell.get("metadata", {}).get("tags", []) or []
-    return SOLUTION_TAG in tags
-
-
-def strip_solution_directives(text: str) -> tuple[str, int]:
-    """Remove ``{solution}`` directive blocks (colon or backtick fenced) from MyST text.
-
-    The block ends at the first line made only of the same fence character,
-    at least as long as the opening fence (MyST's rule, so nested fences work).
-    Returns the new text and the number of blocks removed.
-    """
-    lines = text.splitlines(keepends=True)
-    out, removed, i = [], 0, 0
-    while i < len(lines):
-        m = _FENCE_OPEN.match(lines[i])
-        if not m:
-            out.append(lines[i])
-            i += 1
-            continue
-        fence = m.group("fence")
-        closing = re.compile(rf"^\s*{re.escape(fence[0])}{{{len(fence)},}}\s*$")
-        j = i + 1
-        while j < len(lines) and not closing.match(lines[j]):
-            j += 1
-        i, removed = j + 1, removed + 1  # drops the block, closing fence included (or to the end)
-    return "".join(out), removed
-
-
-def studentize(nb) -> tuple[object, int, list[str]]:
-    """Return a copy of ``nb`` without solutions, the number of tagged cells removed, and warnings."""
-    new = nbformat.from_dict(nb)  # a deep copy
-    kept, removed_tagged, warnings, in_gated = [], 0, [], False
-    for index, cell in enumerate(new.cells):
-        source = cell.get("source", "")
-        if is_solution_cell(cell):
-            removed_tagged += 1
-            if _GATED_END.search(source):
-                in_gated = False
-            elif _GATED_START.search(source):
-                in_gated = True  # untagged cells up to {solution-end} are solution text too
-            continue
-        if in_gated:
-            warnings.append(f"cell {index}: inside an untagged {{solution-start}} ... {{solution-end}} block, dropped")
-            if _GATED_END.search(source):
-                in_gated = False
-            continue
-        if cell.cell_type == "markdown" and _GATED_START.search(source):
-            warnings.append(f"cell {index}: untagged {{solution-start}}, dropped with the cells up to {{solution-end}}")
-            in_gated = not _GATED_END.search(source)
-            continue
-        if cell.cell_type == "markdown" and SOLUTION_DIRECTIVE.search(source):
-            stripped, count = strip_solution_directives(source)
-            warnings.append(f"cell {index}: {count} {{solution}} block(s) in an untagged markdown cell, cut out")
-            if not stripped.strip():
-                continue
-            cell.source = stripped
-        kept.append(cell)
-    new.cells = kept
-    new.metadata.setdefault("convbook", {})["student_copy"] = True
-    return new, removed_tagged, warnings
-
-
-def make_student_copy(source: Path, target: Path) -> StudentReport:
+def make_student_copy(source: Path, target: Path, outputs: str = "clear") -> StudentReport:
     """Write the student copy of one notebook."""
     nb = nbformat.read(source, as_version=4)
-    new, removed_tagged, warnings = studentize(nb)
+    new, removed_tagged, warnings = cn.studentize(nb, outputs=outputs)
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(new, target)
     return StudentReport(source, target, len(nb.cells), len(new.cells), removed_tagged, warnings)
 
 
-def _prepare_out(out: Path) -> None:
+def prepare_out(out: Path, marker: str = MARKER, what: str = "Student copies") -> None:
     """Empty ``out`` if this script made it (so deleted notebooks do not linger), then mark it."""
     if out.exists():
-        if not (out / MARKER).exists() and any(out.iterdir()):
+        if not (out / marker).exists() and any(out.iterdir()):
             raise SystemExit(f"make_student: {out} exists, is not empty and was not made by this script")
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    (out / MARKER).write_text("Student copies written by scripts/make_student.py; safe to delete.\n")
+    (out / marker).write_text(f"{what} written by scripts/{Path(__file__).name}; safe to delete.\n")
 
 
-def make_student(notebooks: list[Path], out: Path, root: Path = ROOT, quiet: bool = False) -> list[StudentReport]:
+def make_student(
+    notebooks: list[Path], out: Path, root: Path = ROOT, quiet: bool = False, outputs: str = "clear"
+) -> list[StudentReport]:
     """Write student copies of ``notebooks`` under ``out``, mirroring their paths relative to ``root``."""
-    _prepare_out(out)
+    prepare_out(out)
     reports = []
     for nb_path in notebooks:
         nb_path = nb_path.resolve()
@@ -157,7 +91,7 @@ def make_student(notebooks: list[Path], out: Path, root: Path = ROOT, quiet: boo
             rel = nb_path.relative_to(root)
         except ValueError:
             rel = Path(nb_path.name)
-        report = make_student_copy(nb_path, out / rel)
+        report = make_student_copy(nb_path, out / rel, outputs=outputs)
         reports.append(report)
         if not quiet:
             print(f"{rel}: {report.cells_in} -> {report.cells_out} cells ({report.removed_tagged} solution cells)")
@@ -166,17 +100,86 @@ def make_student(notebooks: list[Path], out: Path, root: Path = ROOT, quiet: boo
     return reports
 
 
+# --------------------------------------------------------------------------- the rest of the handout
+
+
+def handout_requirements(root: Path, runtime: list[str]) -> str:
+    """requirements.txt for students: the book's pins of the packages the notebooks need, then the library."""
+    keep = {name.lower() for name in runtime}
+    pins = []
+    for line in (root / "requirements.txt").read_text().splitlines():
+        name = line.split("==")[0].split("[")[0].strip().lower()
+        if "==" in line and name in keep:
+            pins.append(line.strip())
+    missing = keep - {p.split("==")[0].lower() for p in pins}
+    if missing:
+        raise SystemExit(f"make_student: requirements.txt has no pin for {sorted(missing)} (course/assignments.yml)")
+    return (
+        "# What the notebooks need, at the versions the book is tested with; the last line installs the book's\n"
+        "# library (convbook) from lib/ in this folder, so that notebooks can `import convbook`.\n"
+        "# With an NVIDIA GPU, install the CUDA build of the same torch version first (README.md).\n"
+        + "\n".join(pins)
+        + "\n-e .\n"
+    )
+
+
+def _copy_tree(src: Path, dst: Path) -> None:
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".ipynb_checkpoints"))
+
+
+def notebook_list(out: Path) -> str:
+    """A markdown list of the handout's notebooks, by folder."""
+    lines = []
+    for path in sorted(out.rglob("*.ipynb")):
+        rel = path.relative_to(out)
+        if rel.parts[0] in ("lib", "binder"):
+            continue
+        lines.append(f"- `{rel.as_posix()}`")
+    return "\n".join(lines)
+
+
+def write_handout(out: Path, root: Path = ROOT, config: dict | None = None, quiet: bool = False) -> list[StudentReport]:
+    """The whole handout under ``out``: notebooks, the notation notebook, README, requirements, library."""
+    config = config or cn.load_config(root / "course" / "assignments.yml")
+    reports = make_student(find_notebooks(root), out, root=root, quiet=quiet)
+    # the notation page's questions, as a notebook in the book's format, then without its solutions
+    spec = config["notation"]
+    book_style = cn.notation_notebook(config, root)
+    student, removed, _ = cn.studentize(book_style)
+    target = out / spec["notebook"]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(student, target)
+    reports.append(StudentReport(root / spec["source"], target, len(book_style.cells), len(student.cells), removed))
+    if not quiet:
+        print(f"{spec['notebook']}: {len(student.cells)} cells, from {spec['source']}")
+    # the library and what installs it
+    _copy_tree(root / "lib" / "convbook", out / "lib" / "convbook")
+    shutil.copy2(root / "pyproject.toml", out / "pyproject.toml")
+    if (root / "LICENSE").exists():
+        shutil.copy2(root / "LICENSE", out / "LICENSE")
+    if (root / "binder").is_dir():
+        _copy_tree(root / "binder", out / "binder")
+    (out / "requirements.txt").write_text(handout_requirements(root, config["handout"]["runtime"]))
+    for template in sorted(HANDOUT_TEMPLATES.iterdir()) if HANDOUT_TEMPLATES.is_dir() else []:
+        text = template.read_text().replace("{{notebooks}}", notebook_list(out))
+        (out / template.name).write_text(text)
+    return reports
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks (default: every notebook in the book)")
+    parser.add_argument("notebooks", nargs="*", type=Path, help="only these notebooks (default: the whole handout)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: _build/student)")
     args = parser.parse_args(argv)
-    notebooks = args.notebooks or find_notebooks(ROOT)
-    reports = make_student(notebooks, args.out.resolve())
+    out = args.out.resolve()
+    if args.notebooks:
+        reports = make_student(args.notebooks, out)
+    else:
+        reports = write_handout(out)
     removed = sum(r.removed_tagged for r in reports)
     n_warn = sum(len(r.warnings) for r in reports)
     print(f"student copies: {len(reports)} notebook(s) -> {args.out}")
-    print(f"removed {removed} solution cell(s); {n_warn} warning(s)")
+    print(f"removed {removed} solution cell(s); {n_warn} warning(s); outputs and execution counts cleared")
     return 0
 
 

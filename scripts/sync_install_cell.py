@@ -58,8 +58,11 @@ results are then shown for the GPU beside the stored reference. Without a GPU ev
 GPU_PAGES = (
     "chapters/01_convolution_from_scratch.ipynb",
     "chapters/dilated/02_implementations.ipynb",
+    "chapters/dilated/03_receptive_field.ipynb",
     "chapters/dilated/04_causal_wavenet.ipynb",
+    "chapters/dilated/04a_wavenet_generation.ipynb",
     "chapters/dilated/07_segmentation.ipynb",
+    "chapters/dilated/07a_context_and_aspp.ipynb",
     "chapters/separable/04_accuracy_vs_parameters.ipynb",
     "chapters/separable/05_flops_are_not_time.ipynb",
     "chapters/separable/06_mobilenet.ipynb",

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from convbook import profile
-from convbook.models import MOBILENET_V1_BLOCKS, mobilenet_v1, mobilenet_v1_full_conv, small_cnn
+from convbook.models import MOBILENET_V1_BLOCKS, mobilenet_v1, mobilenet_v1_full_conv, separable_block, small_cnn
 from convbook.training import count_params
 
 # Our exact counts (convolution and linear layers; batch norm excluded, as in the paper).
@@ -93,8 +93,53 @@ def test_small_cnn_pair():
         (lambda: mobilenet_v1_full_conv(num_classes=0), ValueError, r"mobilenet_v1_full_conv: num_classes must be"),
         (lambda: small_cnn(1), TypeError, r"small_cnn: separable must be a bool"),
         (lambda: small_cnn(True, channels=(8,)), ValueError, r"small_cnn: channels must hold at least two"),
+        (lambda: small_cnn(False, mid_activation=False), ValueError, r"small_cnn: mid_activation=False applies to"),
+        (lambda: small_cnn(True, mid_activation=0), TypeError, r"small_cnn: mid_activation must be a bool"),
+        (lambda: separable_block(4, 8, mid_activation="no"), TypeError, r"separable_block: mid_activation must be"),
     ],
 )
 def test_bad_arguments(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_small_cnn_parameter_counts():
+    """The counts the separable chapter quotes (section 4 and its experiment)."""
+    assert count_params(small_cnn(False)) == 23_668
+    assert count_params(small_cnn(True)) == 3_716
+    assert count_params(small_cnn(True, mid_activation=False)) == 3_716 - 2 * (16 + 32)  # no batch norm between
+    assert count_params(small_cnn(False, channels=(16, 16, 8))) == 3_716  # the matched-parameter control
+
+
+def test_xception_block_is_one_rank_constrained_convolution():
+    """With nothing between the steps, depthwise then pointwise is one standard convolution whose kernel is
+    convbook.separable.separable_to_standard of the two weights (section 3)."""
+    import numpy as np
+
+    from convbook.separable import separable_to_standard
+
+    torch.manual_seed(0)
+    block = separable_block(4, 6, stride=2, mid_activation=False).double().eval()
+    dw, pw = block[0][0], block[1][0]
+    assert dw.groups == 4 and pw.kernel_size == (1, 1)
+    x = torch.randn(2, 4, 9, 9, dtype=torch.float64)
+    merged = separable_to_standard(dw.weight.detach().numpy(), pw.weight.detach().numpy())
+    with torch.no_grad():
+        pair = pw(dw(x))
+        one = torch.nn.functional.conv2d(x, torch.from_numpy(np.ascontiguousarray(merged)), stride=2, padding=1)
+    assert torch.allclose(pair, one, atol=1e-12)
+    assert len(separable_block(4, 6)[0]) == 3  # MobileNet's block: conv, batch norm, ReLU between the steps
+
+
+def test_one_model_zoo_small_cnn_is_blocks_small_cnn():
+    """The separable chapter's small_cnn(False) and the 1x1 chapter's SmallCNN() are the same network:
+    the same layers, created in the same order, so the same seed gives the same weights."""
+    from convbook.blocks import SmallCNN
+
+    torch.manual_seed(3)
+    a = small_cnn(False)
+    torch.manual_seed(3)
+    b = SmallCNN()
+    sa, sb = a.state_dict(), b.state_dict()
+    assert [tuple(v.shape) for v in sa.values()] == [tuple(v.shape) for v in sb.values()]
+    assert all(torch.equal(x, y) for x, y in zip(sa.values(), sb.values()))

@@ -234,7 +234,7 @@ def test_block_parameter_counts():
 
 def test_blocks_shapes_and_profile():
     from convbook import profile
-    from convbook.blocks import Bottleneck, SmallCNN, inception_3a
+    from convbook.blocks import Bottleneck, inception_3a
 
     torch.manual_seed(0)
     x = torch.randn(1, 192, 28, 28)
@@ -246,13 +246,6 @@ def test_blocks_shapes_and_profile():
     assert profile(inception_3a(), (1, 192, 28, 28)).total_params == 163_328 + 64 + 96 + 128 + 16 + 32 + 32
     assert profile(Bottleneck(), (1, 256, 56, 56)).total_macs == 69_632 * 56 * 56
     assert Bottleneck()(torch.randn(2, 256, 8, 8)).shape == (2, 256, 8, 8)
-    for p in (0, 2):
-        model = SmallCNN(widths=(16, 32), pointwise_layers=p)
-        assert model(torch.randn(3, 1, 16, 16)).shape == (3, 4)
-    plain, deep = SmallCNN(pointwise_layers=0), SmallCNN(pointwise_layers=2)
-    n_plain = sum(p.numel() for p in plain.parameters())
-    n_deep = sum(p.numel() for p in deep.parameters())
-    assert n_deep - n_plain == 2 * (16 * 16 + 16) + 2 * (32 * 32 + 32)
 
 
 @pytest.mark.parametrize(
@@ -261,8 +254,6 @@ def test_blocks_shapes_and_profile():
         (lambda B: B.Bottleneck(256, 0), ValueError, "Bottleneck: mid must be a positive int"),
         (lambda B: B.BasicBlock(2.0), TypeError, "BasicBlock: channels must be an int"),
         (lambda B: B.Inception(c3=0), ValueError, "Inception: c3 must be a positive int"),
-        (lambda B: B.SmallCNN(pointwise_layers=-1), ValueError, "pointwise_layers must be a non-negative int"),
-        (lambda B: B.SmallCNN(widths=()), TypeError, "widths must be a non-empty tuple"),
     ],
 )
 def test_blocks_bad_input(build, error, match):

@@ -219,11 +219,23 @@ def test_bad_types_and_settings():
         fit_separable(np.zeros((4, 3, 3, 3)), depth_multiplier=1.5)
 
 
-def test_checks_pass_the_library_and_fail_a_wrong_answer():
-    assert check.depthwise_conv2d(
-        lambda x, w, stride=1, padding=0: depthwise_conv2d(x, w, stride=stride, padding=padding)
-    )
-    assert check.separable_to_standard(separable_to_standard)
+def _my_depthwise(x, w, stride=1, padding=0):
+    """An answer written without convbook (the self-checks reject answers that call the library)."""
+    C, k = x.shape[1], w.shape[2]
+    K = w.shape[0] // C
+    xp = np.repeat(np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding))), K, axis=1)
+    h_out, w_out = (xp.shape[2] - k) // stride + 1, (xp.shape[3] - w.shape[3]) // stride + 1
+    out = np.zeros((x.shape[0], C * K, h_out, w_out))
+    for u in range(k):
+        for v in range(w.shape[3]):
+            tap = xp[:, :, u : u + stride * (h_out - 1) + 1 : stride, v : v + stride * (w_out - 1) + 1 : stride]
+            out += tap * w[:, 0, u, v][None, :, None, None]
+    return out
+
+
+def test_checks_pass_a_right_answer_and_fail_a_wrong_one():
+    assert check.depthwise_conv2d(_my_depthwise)
+    assert check.separable_to_standard(lambda dw, pw: np.einsum("oc,cuv->ocuv", pw[:, :, 0, 0], dw[:, 0]))
     assert check.fold_depthwise_bias(lambda b_d, pw, b_p: pw[:, :, 0, 0] @ b_d + b_p)
     assert check.separable_ratio(lambda c_in, c_out, k, K: K / c_out + K / k**2)
     wrong = check.depthwise_conv2d(lambda x, w, stride=1, padding=0: conv2d(x, w, stride=stride, padding=padding))

@@ -3,11 +3,21 @@
 * :func:`mobilenet_v1` and :func:`mobilenet_v1_full_conv`: MobileNet v1
   (Howard et al. 2017, Table 1) and the same network with every
   depthwise-separable block replaced by one standard 3x3 convolution.
-* :func:`small_cnn`: a small image classifier for the separable chapter's
-  training experiment, in a standard and a depthwise-separable version.
+* :func:`small_cnn`: the book's small image classifier (conv-BN-ReLU units)
+  for the shapes task, in a standard and a depthwise-separable version. Its
+  standard version is also ``convbook.blocks.SmallCNN()`` of the 1x1 chapter
+  (same layers, created in the same order, so the same seed gives the same
+  weights); the separable chapter uses ``small_cnn`` because it needs the
+  separable twin, the 1x1 chapter ``SmallCNN`` because it adds 1x1 units.
+* :func:`separable_block` and :func:`standard_block`: MobileNet's block and its
+  full-convolution counterpart; ``separable_block(..., mid_activation=False)``
+  is Xception's separable convolution, with nothing between its two steps.
+* :class:`InvertedResidual`: MobileNetV2's expand - depthwise - linear project
+  block (Sandler et al. 2018); :func:`convbook.separable.inverted_residual_cost`
+  counts it without torch.
 
-Every builder returns a plain ``nn.Sequential`` (nested where it helps), so
-that :func:`convbook.profile` sees named ``Conv2d`` and ``Linear`` layers.
+Every builder returns an ``nn.Sequential`` (nested where it helps), so that
+:func:`convbook.profile` sees named ``Conv2d`` and ``Linear`` layers.
 """
 
 from __future__ import annotations
@@ -16,27 +26,18 @@ from numbers import Real
 
 from torch import nn
 
-#: MobileNet v1's body after the first convolution (Table 1 of Howard et al. 2017):
-#: one ``(output channels, stride)`` pair per depthwise-separable block, the stride
-#: being that of the block's depthwise 3x3 convolution. The paper's table lists the
-#: 13th block's depthwise convolution as "s2" but gives 7x7 as both its input and the
-#: next layer's input size, so its stride is 1 (as in the reference implementation).
-MOBILENET_V1_BLOCKS = (
-    (64, 1),
-    (128, 2),
-    (128, 1),
-    (256, 2),
-    (256, 1),
-    (512, 2),
-    (512, 1),
-    (512, 1),
-    (512, 1),
-    (512, 1),
-    (512, 1),
-    (1024, 2),
-    (1024, 1),
-)
-MOBILENET_V1_STEM = 32  # output channels of the first 3x3 convolution (stride 2)
+from .separable import MOBILENET_V1_BLOCKS, MOBILENET_V1_STEM, scaled_width
+
+__all__ = [
+    "MOBILENET_V1_BLOCKS",
+    "MOBILENET_V1_STEM",
+    "InvertedResidual",
+    "mobilenet_v1",
+    "mobilenet_v1_full_conv",
+    "separable_block",
+    "small_cnn",
+    "standard_block",
+]
 
 
 def _conv_bn_relu(c_in: int, c_out: int, kernel_size: int, stride: int = 1, groups: int = 1) -> nn.Sequential:
@@ -48,21 +49,37 @@ def _conv_bn_relu(c_in: int, c_out: int, kernel_size: int, stride: int = 1, grou
     )
 
 
-def separable_block(c_in: int, c_out: int, stride: int = 1, kernel_size: int = 3) -> nn.Sequential:
-    """MobileNet's block (its Figure 3, right): depthwise conv-BN-ReLU, then pointwise conv-BN-ReLU."""
-    return nn.Sequential(
-        _conv_bn_relu(c_in, c_in, kernel_size, stride, groups=c_in),  # depthwise
-        _conv_bn_relu(c_in, c_out, 1),  # pointwise
-    )
+def separable_block(
+    c_in: int, c_out: int, stride: int = 1, kernel_size: int = 3, mid_activation: bool = True
+) -> nn.Sequential:
+    """A depthwise-separable block: a depthwise ``k x k`` step, then a pointwise ``1 x 1`` step.
+
+    ``mid_activation=True``: MobileNet's block (its Figure 3, right), depthwise
+    conv-BN-ReLU, then pointwise conv-BN-ReLU. ``mid_activation=False``:
+    Xception's separable convolution (Chollet 2017), nothing between the two
+    steps (no batch norm, no ReLU), then BN-ReLU after the pointwise step; the
+    two steps then form one linear map, a standard convolution with a
+    rank-constrained kernel (``convbook.separable.separable_to_standard``).
+
+    Input ``(N, c_in, H, W)``; output ``(N, c_out, H_out, W_out)`` with
+    ``H_out = (H + 2 (k // 2) - k) // stride + 1``.
+    """
+    if not isinstance(mid_activation, bool):
+        raise TypeError(f"separable_block: mid_activation must be a bool, got {type(mid_activation).__name__}")
+    if mid_activation:
+        return nn.Sequential(
+            _conv_bn_relu(c_in, c_in, kernel_size, stride, groups=c_in),  # depthwise
+            _conv_bn_relu(c_in, c_out, 1),  # pointwise
+        )
+    depthwise = nn.Conv2d(
+        c_in, c_in, kernel_size, stride=stride, padding=kernel_size // 2, groups=c_in, bias=False
+    )  # nothing after it: the pointwise step follows at once
+    return nn.Sequential(nn.Sequential(depthwise), _conv_bn_relu(c_in, c_out, 1))
 
 
 def standard_block(c_in: int, c_out: int, stride: int = 1, kernel_size: int = 3) -> nn.Sequential:
     """The full-convolution counterpart of :func:`separable_block` (its Figure 3, left)."""
     return _conv_bn_relu(c_in, c_out, kernel_size, stride)
-
-
-def _width(channels: int, alpha: float) -> int:
-    return max(1, int(channels * alpha))
 
 
 def _check_builder_args(width_multiplier, num_classes, fname: str) -> None:
@@ -75,10 +92,10 @@ def _check_builder_args(width_multiplier, num_classes, fname: str) -> None:
 
 
 def _mobilenet(block, width_multiplier: float, num_classes: int, in_channels: int) -> nn.Sequential:
-    c = _width(MOBILENET_V1_STEM, width_multiplier)
+    c = scaled_width(MOBILENET_V1_STEM, width_multiplier)
     layers = [_conv_bn_relu(in_channels, c, 3, stride=2)]
     for c_out, stride in MOBILENET_V1_BLOCKS:
-        c_out = _width(c_out, width_multiplier)
+        c_out = scaled_width(c_out, width_multiplier)
         layers.append(block(c, c_out, stride))
         c = c_out
     features = nn.Sequential(*layers)
@@ -124,38 +141,120 @@ def mobilenet_v1_full_conv(
 
 
 def small_cnn(
-    separable: bool, channels=(16, 32, 64), num_classes: int = 4, in_channels: int = 1, kernel_size: int = 3
+    separable: bool,
+    channels=(16, 32, 64),
+    num_classes: int = 4,
+    in_channels: int = 1,
+    kernel_size: int = 3,
+    mid_activation: bool = True,
 ) -> nn.Sequential:
-    """A small classifier: a 3x3 stem, then one block per later width, each halving the resolution.
+    """The book's small classifier: a 3x3 stem, then one block per later width, each halving the resolution.
+
+    With the defaults it is the network of the separable chapter's experiment
+    (section 4, ``convbook.experiments.separable_accuracy``) for 16x16 one-channel
+    shape images: stem 1 -> 16 channels at full resolution, blocks 16 -> 32 and
+    32 -> 64 with stride 2, global average pooling, a linear layer to 4 classes.
+    Every convolution is followed by batch norm and a ReLU (conv-BN-ReLU, as
+    in MobileNet); convolutions have no bias. ``small_cnn(False)`` is the same
+    network as ``convbook.blocks.SmallCNN()`` of the 1x1 chapter.
 
     Parameters
     ----------
     separable : bool
-        ``False``: every block is a standard ``k x k`` convolution.
+        ``False``: every block is a standard ``k x k`` convolution (23,668
+        trainable parameters with the defaults).
         ``True``: every block is a depthwise ``k x k`` then a pointwise ``1 x 1``
-        convolution (the stem stays standard: a one-channel input has nothing to separate).
+        convolution (:func:`separable_block`; 3,716 parameters). The stem stays
+        standard: a one-channel input has nothing to separate.
     channels : sequence of int
-        Width of the stem, then of each block.
+        Width of the stem, then of each block (at least two entries).
     num_classes, in_channels, kernel_size : int
+    mid_activation : bool
+        For ``separable=True`` only: ``False`` puts nothing between the depthwise
+        and the pointwise step (Xception's separable convolution; see
+        :func:`separable_block`).
 
     Returns
     -------
     nn.Sequential
-        Input ``(N, in_channels, H, W)``, output ``(N, num_classes)``. A block
-        is conv-BN-ReLU (twice when separable) with stride 2; global average
-        pooling and a linear layer end the network.
+        Input ``(N, in_channels, H, W)``, output ``(N, num_classes)`` logits.
+        ``model[0]`` holds the stem and the blocks, ``model[1]`` the classifier.
     """
     fname = "small_cnn"
     if not isinstance(separable, bool):
         raise TypeError(f"{fname}: separable must be a bool, got {type(separable).__name__}")
+    if not isinstance(mid_activation, bool):
+        raise TypeError(f"{fname}: mid_activation must be a bool, got {type(mid_activation).__name__}")
+    if not separable and not mid_activation:
+        raise ValueError(f"{fname}: mid_activation=False applies to separable blocks only (separable=True)")
     channels = tuple(channels)
-    if len(channels) < 2 or not all(isinstance(c, int) and c > 0 for c in channels):
+    if len(channels) < 2 or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in channels):
         raise ValueError(f"{fname}: channels must hold at least two positive ints, got {channels!r}")
-    block = separable_block if separable else standard_block
     layers = [_conv_bn_relu(in_channels, channels[0], kernel_size)]
     for c_in, c_out in zip(channels[:-1], channels[1:]):
-        layers.append(block(c_in, c_out, stride=2, kernel_size=kernel_size))
+        if separable:
+            layers.append(separable_block(c_in, c_out, 2, kernel_size, mid_activation=mid_activation))
+        else:
+            layers.append(standard_block(c_in, c_out, stride=2, kernel_size=kernel_size))
     return nn.Sequential(
         nn.Sequential(*layers),
         nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels[-1], num_classes)),
     )
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2's inverted residual block with a linear bottleneck (Sandler et al. 2018, Table 1, Fig. 3b).
+
+    ``expand``: 1x1 conv-BN-ReLU6 from ``c_in`` to ``t * c_in`` channels
+    (absent when ``t == 1``); ``depthwise``: ``k x k`` depthwise conv-BN-ReLU6
+    with stride ``s``; ``project``: 1x1 conv-BN down to ``c_out`` channels,
+    *without* an activation (the linear bottleneck). When ``s == 1`` and
+    ``c_in == c_out`` the input is added to the output (the shortcut joins
+    the thin bottlenecks, not the wide expanded layers: "inverted").
+    Convolutions have no bias. :func:`convbook.separable.inverted_residual_cost`
+    gives the same weights and multiply-adds as :func:`convbook.profile`.
+
+    Parameters
+    ----------
+    c_in, c_out : int
+    stride : int, 1 or 2
+    expansion : int
+        The expansion factor ``t`` (6 in most of the paper's blocks).
+    kernel_size : int, odd
+
+    Input ``(N, c_in, H, W)``; output ``(N, c_out, H_out, W_out)``,
+    ``H_out = (H + 2 (k // 2) - k) // s + 1``.
+    """
+
+    def __init__(self, c_in: int, c_out: int, stride: int = 1, expansion: int = 6, kernel_size: int = 3):
+        super().__init__()
+        fname = "InvertedResidual"
+        for name, v in (("c_in", c_in), ("c_out", c_out), ("expansion", expansion), ("kernel_size", kernel_size)):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise TypeError(f"{fname}: {name} must be an int, got {type(v).__name__}")
+            if v < 1:
+                raise ValueError(f"{fname}: {name} must be a positive int, got {v}")
+        if stride not in (1, 2) or isinstance(stride, bool):
+            raise ValueError(f"{fname}: stride must be 1 or 2, got {stride!r}")
+        if kernel_size % 2 == 0:
+            raise ValueError(f"{fname}: kernel_size must be odd, got {kernel_size}")
+        mid, pad = expansion * c_in, kernel_size // 2
+        layers = []
+        if expansion > 1:
+            layers.append(
+                nn.Sequential(nn.Conv2d(c_in, mid, 1, bias=False), nn.BatchNorm2d(mid), nn.ReLU6(inplace=True))
+            )
+        layers.append(
+            nn.Sequential(
+                nn.Conv2d(mid, mid, kernel_size, stride=stride, padding=pad, groups=mid, bias=False),
+                nn.BatchNorm2d(mid),
+                nn.ReLU6(inplace=True),
+            )
+        )
+        layers.append(nn.Sequential(nn.Conv2d(mid, c_out, 1, bias=False), nn.BatchNorm2d(c_out)))  # linear
+        self.body = nn.Sequential(*layers)
+        self.residual = stride == 1 and c_in == c_out
+
+    def forward(self, x):
+        out = self.body(x)
+        return x + out if self.residual else out

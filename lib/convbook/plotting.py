@@ -59,7 +59,10 @@ def show_kernel(ax, kernel, title: str | None = None, annotate: bool = True, cma
     im = ax.imshow(k, cmap=cmap, vmin=-vmax, vmax=vmax)
     if annotate and max(k.shape) <= 11:
         for (i, j), val in np.ndenumerate(k):
-            ax.text(j, i, f"{val:.2g}", ha="center", va="center", fontsize=9)
+            # white text on dark cells, black on light ones (relative luminance of the cell's colour)
+            r, g, b, _ = im.cmap(im.norm(val))
+            dark = 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.5
+            ax.text(j, i, f"{val:.2g}", ha="center", va="center", fontsize=9, color="white" if dark else "black")
     ax.set_xticks(range(k.shape[1]))
     ax.set_yticks(range(k.shape[0]))
     ax.set_xlabel("kernel column v")
@@ -231,7 +234,7 @@ def _fig_png(fig) -> bytes:
 def animate_conv(input_shape, kernel_size, stride=1, padding=0, dilation=1, interval_ms: int = 700) -> Player:
     """Animate a kernel sliding over an input: one frame per output element.
 
-    Left panel: the padded input (padding grey) with the taps read for the
+    Left panel: the input (with its padding in grey, if any) with the taps read for the
     current output highlighted. Right panel: the output grid, current cell
     highlighted. Any stride, padding and dilation.
 
@@ -253,6 +256,7 @@ def animate_conv(input_shape, kernel_size, stride=1, padding=0, dilation=1, inte
     (pH, pW), (dH, dW) = _pair(padding), _pair(dilation)
     Ho = conv_output_size(H, kH, sH, pH, dH)
     Wo = conv_output_size(W, kW, sW, pW, dW)
+    in_title = f"input {H}x{W}, padding grey" if (pH or pW) else f"input {H}x{W} (no padding)"
     frames = []
     fig, (ax_in, ax_out) = plt.subplots(
         1, 2, figsize=(7.5, 3.8), facecolor="white", gridspec_kw={"width_ratios": [H + 2 * pH, max(Ho, 3)]}
@@ -262,7 +266,7 @@ def animate_conv(input_shape, kernel_size, stride=1, padding=0, dilation=1, inte
             for j in range(Wo):
                 ax_in.clear()
                 ax_out.clear()
-                show_footprint(ax_in, (H, W), (kH, kW), (dH, dW), (i, j), (sH, sW), (pH, pW), title="input (padded)")
+                show_footprint(ax_in, (H, W), (kH, kW), (dH, dW), (i, j), (sH, sW), (pH, pW), title=in_title)
                 _grid(ax_out, Ho, Wo)
                 ax_out.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=OUT_COLOR, edgecolor="black"))
                 ax_out.set_title(f"output {Ho}x{Wo}")

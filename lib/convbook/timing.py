@@ -260,7 +260,11 @@ def verdict(what: str, live: float, reference: float, reference_machine: str, un
     When the two differ by more than a factor 1.5, a second sentence says why
     that can happen.
     """
-    text = f"On this machine {what} {live:.3g}{unit}; {reference_machine} measured {reference:.3g}{unit}."
+
+    def fmt(v: float) -> str:  # 3 significant digits: 3,470 rather than 3.47e+03
+        return f"{float(f'{v:.3g}'):,g}"
+
+    text = f"On this machine {what} {fmt(live)}{unit}; {reference_machine} measured {fmt(reference)}{unit}."
     if reference > 0 and live > 0 and max(live / reference, reference / live) > 1.5:
         text += (
             " The two differ: thread count, memory layout, CPU model and cache sizes, a GPU, or another"

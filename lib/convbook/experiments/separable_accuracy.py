@@ -1,0 +1,237 @@
+"""Separable against standard accuracy (separable/04): what does the depthwise-separable twin give up?
+
+The book's small CNN (``convbook.models.small_cnn``: a 3x3 stem, two stride-2
+blocks, conv-BN-ReLU units, global average pooling, a linear layer) is trained
+on the shapes task (``convbook.datasets.make_shapes``, 16x16, 1500 training
+and 1000 test images, noise 0.2 "easy" and 0.5 "hard"), in five versions and
+against a trivial baseline:
+
+* ``standard``: ``small_cnn(False)``, widths 16, 32, 64 (23,668 parameters);
+* ``separable``: ``small_cnn(True)``, the same with each block a depthwise 3x3
+  then a pointwise 1x1 conv-BN-ReLU (MobileNet's block; 3,716 parameters);
+* ``separable_no_mid``: the separable twin with nothing between its two steps
+  (Xception's separable convolution, ``mid_activation=False``; 3,620 parameters);
+* ``standard_matched``: a standard network narrowed to the separable twin's
+  parameter count, widths 16, 16, 8 (3,716 parameters): the matched-parameter
+  control, designed in exercise sep-ex-7;
+* ``linear``: logistic regression on the 256 pixels (a learned trivial
+  baseline); and ``majority``: always the most frequent training class.
+
+Two protocols, each from every seed in ``SEEDS`` (the seed sets the initial
+weights and the batch order):
+
+* ``short``: the book's first version of this experiment, 5 epochs at a
+  constant learning rate (Adam, 3e-3, batches of 64);
+* ``converged``: 30 epochs with the learning rate cosine-annealed to zero (the
+  protocol of the 1x1 chapter's experiment), training and test accuracy every
+  3 epochs (the learning curve, which shows whether training has plateaued).
+
+Runs are on the CPU with one thread each, two at a time, under
+``convbook.training.deterministic``: a rerun on the same torch build gives the
+same numbers (the notebook's live cell reruns one of them).
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+from . import summary, t_quantile_975
+
+DESCRIPTION = (
+    "separable/04: small standard CNN vs its depthwise-separable twin, an Xception-style twin, a matched-parameter "
+    "standard control and trivial baselines; easy and hard shapes, 8 seeds, 5 epochs (old protocol) and 30 (converged)"
+)
+
+TASKS = {"easy": 0.2, "hard": 0.5}  # noise standard deviation of make_shapes
+SIZE, N_TRAIN, N_TEST, DATA_SEEDS = 16, 1500, 1000, (1, 2)
+LR, BATCH, EVAL_EVERY = 3e-3, 64, 3
+PROTOCOLS = {"short": {"epochs": 5, "schedule": "constant"}, "converged": {"epochs": 30, "schedule": "cosine"}}
+SEEDS = tuple(range(8))
+#: small_cnn arguments of each model (None: logistic regression on the pixels).
+MODELS = {
+    "standard": {"separable": False},
+    "separable": {"separable": True},
+    "separable_no_mid": {"separable": True, "mid_activation": False},
+    "standard_matched": {"separable": False, "channels": (16, 16, 8)},
+    "linear": None,
+}
+#: The differences of mean test accuracy the chapter discusses (first minus second).
+COMPARISONS = (
+    ("standard", "separable"),
+    ("separable", "standard_matched"),
+    ("separable", "separable_no_mid"),
+    ("separable", "linear"),
+)
+
+
+def data(task: str, n_train: int = N_TRAIN, n_test: int = N_TEST):
+    """The task's ``(train, test)`` sets: ``make_shapes`` with seeds 1 and 2."""
+    from ..datasets import make_shapes
+
+    noise = TASKS[task]
+    train = make_shapes(n_train, size=SIZE, seed=DATA_SEEDS[0], noise=noise)
+    test = make_shapes(n_test, size=SIZE, seed=DATA_SEEDS[1], noise=noise)
+    return train, test
+
+
+def build(name: str):
+    """A fresh model (built under the caller's seed)."""
+    from torch import nn
+
+    from ..models import small_cnn
+
+    if MODELS[name] is None:
+        return nn.Sequential(nn.Flatten(), nn.Linear(SIZE * SIZE, 4))
+    return small_cnn(**MODELS[name])
+
+
+def matched_channels(target: int | None = None) -> tuple:
+    """The widths ``(16, c1, c2)`` of the standard small CNN whose parameter count is closest to ``target``.
+
+    ``target`` defaults to the separable twin's count; ties go to the first in
+    order of ``c1``, then ``c2`` (the search of exercise sep-ex-7).
+    """
+    from ..models import small_cnn
+    from ..training import count_params
+
+    target = count_params(small_cnn(True)) if target is None else target
+    return min(
+        ((16, c1, c2) for c1 in range(4, 33) for c2 in range(4, 65)),
+        key=lambda ch: abs(count_params(small_cnn(False, channels=ch)) - target),
+    )
+
+
+def costs() -> dict:
+    """Trainable parameters, conv/linear weights and multiply-adds (one 16x16 image) of every model."""
+    from .. import profile
+    from ..training import count_params
+
+    out = {}
+    for name in MODELS:
+        model = build(name)
+        p = profile(model, (1, 1, SIZE, SIZE))
+        out[name] = {"params": count_params(model), "weights": p.total_params, "macs": p.total_macs}
+    return out
+
+
+def train_one(task: str, name: str, seed: int, protocol: str, n_train: int = N_TRAIN, n_test: int = N_TEST) -> dict:
+    """One run, as the reference makes it: CPU, one thread, deterministic. Returns accuracies and the curve."""
+    import torch
+
+    from ..timing import fixed_threads
+    from ..training import deterministic, train_classifier
+
+    train, test = data(task, n_train, n_test)
+    p = PROTOCOLS[protocol]
+    with fixed_threads(1):
+        with deterministic(seed):
+            model = build(name)
+        r = train_classifier(
+            model, train, test, epochs=p["epochs"], batch_size=BATCH, lr=LR, seed=seed, device=torch.device("cpu"),
+            schedule=p["schedule"], eval_every=EVAL_EVERY if protocol == "converged" else 0,
+        )  # fmt: skip
+    return {
+        "task": task,
+        "model": name,
+        "seed": seed,
+        "protocol": protocol,
+        "train_accuracy": r.train_accuracy,
+        "test_accuracy": r.test_accuracy,
+        "train_seconds": round(r.train_seconds, 2),
+        "history": r.history,
+    }
+
+
+def _job(args):
+    return train_one(*args)
+
+
+def majority_baseline(task: str, n_train: int = N_TRAIN, n_test: int = N_TEST) -> dict:
+    """Always predict the most frequent training class: its training and test accuracy."""
+    (_, ytr), (_, yte) = data(task, n_train, n_test)
+    label = int(np.bincount(ytr).argmax())
+    train_acc, test_acc = float(np.mean(ytr == label)), float(np.mean(yte == label))
+    return {"label": label, "train_accuracy": train_acc, "test_accuracy": test_acc}
+
+
+def welch(a, b) -> dict:
+    """Mean of ``a`` minus mean of ``b``, with a 95 % Welch interval (unequal variances)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    diff, se = float(a.mean() - b.mean()), math.sqrt(va + vb)
+    if se == 0:
+        return {"diff": diff, "ci95": [diff, diff], "df": None}
+    df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
+    half = t_quantile_975(max(1, int(df))) * se
+    return {"diff": diff, "ci95": [diff - half, diff + half], "df": df}
+
+
+def _curve(runs: list[dict], key: str) -> dict:
+    """Mean and SD over seeds of ``key`` at every evaluated epoch."""
+    epochs = [h["epoch"] for h in runs[0]["history"] if key in h]
+    values = np.array([[h[key] for h in r["history"] if key in h] for r in runs])  # (seeds, evaluations)
+    return {"epoch": epochs, "mean": values.mean(axis=0).tolist(), "sd": values.std(axis=0, ddof=1).tolist()}
+
+
+def run(quick: bool = False) -> dict:
+    seeds = SEEDS[:2] if quick else SEEDS
+    n_train, n_test = (96, 48) if quick else (N_TRAIN, N_TEST)
+    tasks = ("hard",) if quick else tuple(TASKS)
+    protocols = ("short",) if quick else tuple(PROTOCOLS)
+    models = ("standard", "separable") if quick else tuple(MODELS)
+    jobs = [(t, m, s, p, n_train, n_test) for p in protocols for t in tasks for m in models for s in seeds]
+    jobs.sort(key=lambda j: -PROTOCOLS[j[3]]["epochs"])  # long runs first: the two workers finish together
+    workers = 1 if quick else max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2))
+    if workers == 1:
+        runs = [_job(j) for j in jobs]
+    else:
+        # spawn, not fork: a forked child of a process whose OpenMP pool has started can hang
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            runs = list(pool.map(_job, jobs))
+    runs.sort(key=lambda r: (r["protocol"], r["task"], models.index(r["model"]), r["seed"]))
+    results = {"runs": runs, "costs": costs(), "majority": {}, "summary": {}, "curves": {}, "differences": {}}
+    for task in tasks:
+        results["majority"][task] = majority_baseline(task, n_train, n_test)
+        for protocol in protocols:
+            key = f"{task}/{protocol}"
+            by_model = {
+                m: [r for r in runs if r["task"] == task and r["model"] == m and r["protocol"] == protocol]
+                for m in models
+            }
+            results["summary"][key] = {
+                m: {
+                    "test": summary([r["test_accuracy"] for r in rs]),
+                    "train": summary([r["train_accuracy"] for r in rs]),
+                    "train_seconds": summary([r["train_seconds"] for r in rs]),
+                }
+                for m, rs in by_model.items()
+            }
+            if protocol == "converged":
+                results["curves"][task] = {
+                    m: {k: _curve(rs, k) for k in ("train_accuracy", "test_accuracy")} for m, rs in by_model.items()
+                }
+            test = {m: [r["test_accuracy"] for r in rs] for m, rs in by_model.items()}
+            results["differences"][key] = {f"{a}-{b}": welch(test[a], test[b]) for a, b in COMPARISONS if b in test}
+    settings = {
+        "tasks": {t: {"noise": TASKS[t]} for t in tasks},
+        "size": SIZE,
+        "n_train": n_train,
+        "n_test": n_test,
+        "data_seeds": list(DATA_SEEDS),
+        "models": {m: (MODELS[m] if MODELS[m] is not None else "logistic regression on the pixels") for m in models},
+        "protocols": {p: PROTOCOLS[p] for p in protocols},
+        "optimizer": "Adam",
+        "lr": LR,
+        "batch_size": BATCH,
+        "eval_every": EVAL_EVERY,
+        "device": "cpu",
+        "threads_per_run": 1,
+        "parallel_runs": workers,
+        "seeds": list(seeds),
+    }
+    return {"settings": settings, "results": results}
