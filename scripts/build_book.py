@@ -2,7 +2,8 @@
 
 ``jupyter-book build -W --keep-going`` turns warnings into a failing exit code;
 this wrapper also fails on warnings that slip through as plain log lines, so
-the build log stays clean.
+the build log stays clean. :func:`jupyter_book_build` is shared by the other
+builds (the student site, the PDF's single-page edition).
 """
 
 import os
@@ -14,18 +15,32 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def main() -> int:
-    # The venv's own jupyter-book: .venv/bin/jupyter-book, or .venv\Scripts\jupyter-book.exe on Windows.
+def jupyter_book_build(book: Path, output: Path, builder: str = "html", show: int = 4000) -> tuple[int, list[str]]:
+    """``jupyter-book build BOOK --builder BUILDER -W --keep-going --path-output OUTPUT``.
+
+    Prints the end of the log (``show`` characters) and returns the exit code and every WARNING or ERROR line.
+    The venv's own jupyter-book runs: .venv/bin/jupyter-book, or .venv\\Scripts\\jupyter-book.exe on Windows.
+    """
     jb = Path(sys.executable).with_name("jupyter-book.exe" if os.name == "nt" else "jupyter-book")
-    cmd = [str(jb), "build", str(ROOT), "-W", "--keep-going", "--path-output", str(ROOT)]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    cmd = [str(jb), "build", str(book), "--builder", builder, "-W", "--keep-going", "--path-output", str(output)]
+    proc = subprocess.run(cmd, cwd=book, capture_output=True, text=True)
     log = proc.stdout + proc.stderr
-    print(log[-4000:])
-    warnings = [line for line in log.splitlines() if re.search(r"\b(WARNING|ERROR)\b", line)]
-    if proc.returncode != 0 or warnings:
-        print(f"build failed: exit {proc.returncode}, {len(warnings)} warning line(s)", file=sys.stderr)
-        for line in warnings[:50]:
-            print("  " + line, file=sys.stderr)
+    print(log[-show:])
+    return proc.returncode, [line for line in log.splitlines() if re.search(r"\b(WARNING|ERROR)\b", line)]
+
+
+def report_failure(what: str, code: int, warnings: list[str]) -> bool:
+    """Print why a build failed (exit code, warning lines); return whether it did."""
+    if code == 0 and not warnings:
+        return False
+    print(f"{what} failed: exit {code}, {len(warnings)} warning line(s)", file=sys.stderr)
+    for line in warnings[:50]:
+        print("  " + line, file=sys.stderr)
+    return True
+
+
+def main() -> int:
+    if report_failure("build", *jupyter_book_build(ROOT, ROOT)):
         return 1
     if not (ROOT / "_build" / "html" / "index.html").exists():
         print("build failed: _build/html/index.html is missing", file=sys.stderr)

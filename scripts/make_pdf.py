@@ -21,19 +21,19 @@ Exit status 0 when the PDF was written and passed every check.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import re
-import subprocess
 import sys
-import threading
 import time
 import unicodedata
 from dataclasses import dataclass, field
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from build_book import jupyter_book_build, report_failure  # noqa: E402 (sibling scripts)
+from check_site import SiteServer  # noqa: E402
+
 OUT_DIR = ROOT / "_build" / "pdf"
 PDF_NAME = "convbook.pdf"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -245,21 +245,11 @@ def check_pdf(path: Path, titles: list[str], min_pages: int, min_images: int, ma
 # --------------------------------------------------------------------------- build and print
 
 
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the base class's name
-        pass
-
-
 def build_singlehtml(out_dir: Path) -> Path:
     """Sphinx's singlehtml build of the book into ``out_dir/_build/singlehtml``; fails on any warning."""
-    jb = Path(sys.executable).with_name("jupyter-book")
-    cmd = [str(jb), "build", str(ROOT), "--builder", "singlehtml", "-W", "--keep-going", "--path-output", str(out_dir)]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    log = proc.stdout + proc.stderr
-    warnings = [line for line in log.splitlines() if re.search(r"\b(WARNING|ERROR)\b", line)]
-    if proc.returncode != 0 or warnings:
-        print(log[-3000:], file=sys.stderr)
-        raise SystemExit(f"make_pdf: the singlehtml build failed (exit {proc.returncode}, {len(warnings)} warnings)")
+    code, warnings = jupyter_book_build(ROOT, out_dir, builder="singlehtml", show=3000)
+    if report_failure("make_pdf: the singlehtml build", code, warnings):
+        raise SystemExit(f"make_pdf: the singlehtml build failed (exit {code}, {len(warnings)} warnings)")
     index = out_dir / "_build" / "singlehtml" / "index.html"
     if not index.exists():
         raise SystemExit(f"make_pdf: {index} is missing after the build")
@@ -270,10 +260,8 @@ def print_pdf(site: Path, pdf: Path, chromium: Path) -> dict:
     """Open the single page in chromium, let it settle, print it; return what the page reported."""
     from playwright.sync_api import sync_playwright
 
-    handler = functools.partial(_QuietHandler, directory=str(site))
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    origin = f"http://127.0.0.1:{httpd.server_address[1]}"
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    server = SiteServer(site).__enter__()
+    origin = server.origin
     external: list[str] = []
     try:
         with sync_playwright() as pw:
@@ -307,8 +295,7 @@ def print_pdf(site: Path, pdf: Path, chromium: Path) -> dict:
             )
             browser.close()
     finally:
-        httpd.shutdown()
-        httpd.server_close()
+        server.__exit__(None, None, None)
     info["external"] = sorted(set(external))
     return info
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -32,6 +31,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import course_notebooks as cn  # noqa: E402 (a sibling script)
+from build_book import jupyter_book_build, report_failure  # noqa: E402
 from make_student import prepare_out  # noqa: E402
 
 ROOT = cn.ROOT
@@ -157,17 +157,8 @@ def write_student_book(out: Path, root: Path = ROOT, repository: str | None = No
 
 
 def build(book: Path) -> int:
-    """``jupyter-book build`` with warnings as errors, failing on any warning line (as scripts/build_book.py)."""
-    jb = Path(sys.executable).with_name("jupyter-book")
-    cmd = [str(jb), "build", str(book), "-W", "--keep-going", "--path-output", str(book)]
-    proc = subprocess.run(cmd, cwd=book, capture_output=True, text=True)
-    log = proc.stdout + proc.stderr
-    print(log[-3000:])
-    warnings = [line for line in log.splitlines() if re.search(r"\b(WARNING|ERROR)\b", line)]
-    if proc.returncode != 0 or warnings:
-        print(f"student site: build failed: exit {proc.returncode}, {len(warnings)} warning line(s)", file=sys.stderr)
-        for line in warnings[:50]:
-            print("  " + line, file=sys.stderr)
+    """``jupyter-book build`` with warnings as errors, failing on any warning line (scripts/build_book.py's)."""
+    if report_failure("student site: build", *jupyter_book_build(book, book, show=3000)):
         return 1
     print(f"student site: {book / '_build' / 'html' / 'index.html'}")
     return 0

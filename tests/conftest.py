@@ -67,3 +67,20 @@ def assert_close(got, expected, tol):
     assert got.dtype == expected.dtype, f"dtype {got.dtype} != {expected.dtype}"
     err = float(np.max(np.abs(got.astype(np.float64) - expected.astype(np.float64)))) if got.size else 0.0
     assert err <= tol, f"max abs error {err:.3g} > {tol:g}"
+
+
+def load_script(name: str):
+    """Import ``scripts/NAME.py`` as the module ``NAME`` (the scripts folder is no package), once per session."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    scripts = Path(__file__).resolve().parents[1] / "scripts"
+    if str(scripts) not in sys.path:
+        sys.path.insert(0, str(scripts))  # the scripts import their siblings
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, scripts / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # before executing: dataclasses look their module up
+        spec.loader.exec_module(module)
+    return sys.modules[name]

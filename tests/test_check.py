@@ -276,7 +276,7 @@ WRONG = [
     ),
     ("fold_depthwise_bias", separable.fold_depthwise_bias, lambda b_d, pw, b_p: b_p, "depthwise bias is missing"),
     ("fold_depthwise_bias", separable.fold_depthwise_bias, lambda b_d, pw, b_p: b_p + b_d.sum(), "multiplied by"),
-    ("separable_ratio", separable.separable_ratio, lambda c_in, c_out, k, K: 1 / c_out + 1 / k**2, "multiplier K"),
+    ("separable_ratio", separable.separable_ratio, lambda c_in, c_out, k, K: 1 / c_out + 1 / k**2, "multiplier m"),
     ("separable_ratio", separable.separable_ratio, lambda c_in, c_out, k, K: 1 / (K / c_out + K / k**2), "upside down"),
     (
         "pointwise_matmul",

@@ -7,10 +7,8 @@ the presets named on the chapter pages and the JavaScript in step.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +17,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import load_script
+
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("check_explorer", ROOT / "scripts" / "check_explorer.py")
-ce = importlib.util.module_from_spec(_spec)
-sys.modules.setdefault("check_explorer", ce)  # dataclasses look their module up
-_spec.loader.exec_module(ce)
+ce = load_script("check_explorer")
 
 JS = (ROOT / "_static" / "explorer" / "explorer.js").read_text(encoding="utf-8")
 INTERFACE_PARAMS = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups")

@@ -9,12 +9,12 @@ and do not stop the batch; no submission is changed or overwritten. About a minu
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+
+from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "scripts"
@@ -26,19 +26,9 @@ WRONG = {
 }
 
 
-def _load(name: str):
-    if str(SCRIPTS) not in sys.path:
-        sys.path.insert(0, str(SCRIPTS))
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(name, module)
-    spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-ma = _load("make_assignments")
-grade = _load("grade")
-cn = _load("course_notebooks")
+ma = load_script("make_assignments")
+grade = load_script("grade")
+cn = load_script("course_notebooks")
 
 
 def _digest(folder: Path) -> dict[str, str]:

@@ -6,8 +6,6 @@ and section's title at the top of a page, the images, typeset math); these tests
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -18,11 +16,10 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
+from conftest import load_script
+
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("make_pdf", ROOT / "scripts" / "make_pdf.py")
-make_pdf = importlib.util.module_from_spec(_spec)
-sys.modules.setdefault("make_pdf", make_pdf)  # dataclasses look their module up
-_spec.loader.exec_module(make_pdf)
+make_pdf = load_script("make_pdf")
 
 
 def _pdf(path: Path, pages: list[tuple[str, str, bool]]) -> Path:

@@ -7,7 +7,6 @@ that `scripts/check_site.py --student` runs on the built site.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -19,23 +18,15 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
+from conftest import load_script
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "scripts"
 
 
-def _load(name: str):
-    if str(SCRIPTS) not in sys.path:
-        sys.path.insert(0, str(SCRIPTS))
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(name, module)  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-make_student = _load("make_student")
-make_student_site = _load("make_student_site")
-cn = _load("course_notebooks")
+make_student = load_script("make_student")
+make_student_site = load_script("make_student_site")
+cn = load_script("course_notebooks")
 DIRECTIVE = re.compile(r"\{solution(?:-start|-end)?\}")
 
 
@@ -325,7 +316,7 @@ def test_student_book_sources(tmp_path):
 
 
 def test_the_site_scan_finds_a_leak(tmp_path):
-    check_site = _load("check_site")
+    check_site = load_script("check_site")
     site = tmp_path / "html"
     (site / "_sources").mkdir(parents=True)
     (site / "index.html").write_text("<html><body><p>A lesson.</p></body></html>")

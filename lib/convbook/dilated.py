@@ -488,16 +488,16 @@ def make_waveform(n: int, seed: int = 0, period: float = 24.0, noise: float = 0.
 
 
 def frequency_response(kernel, dilation: int = 1, n: int = 512):
-    """Frequency response of a 1-D kernel at dilation ``d``: ``H(d omega)``, computed with the FFT.
+    """Frequency response of a 1-D kernel at dilation ``d``: ``w_hat(d omega)``, computed with the FFT.
 
-    A kernel ``w`` of ``k`` taps used as a cross-correlation, ``y[i] = sum_u w[u] x[i + d u]``,
-    turns the input ``x[i] = exp(i omega i)`` into ``H(d omega) x[i]`` with
+    A kernel ``w`` of ``k`` taps used as a cross-correlation, ``y[t] = sum_u w[u] x[t + d u]``,
+    turns the input ``x[t] = exp(j omega t)`` (``j`` the imaginary unit) into ``w_hat(d omega) x[t]`` with
 
-        ``H(omega) = sum_u w[u] exp(i omega u)``,
+        ``w_hat(omega) = sum_u w[u] exp(j omega u)``,
 
-    so dilating a kernel by ``d`` replaces ``H(omega)`` by ``H(d omega)``: the
+    so dilating a kernel by ``d`` replaces ``w_hat(omega)`` by ``w_hat(d omega)``: the
     same curve compressed ``d`` times and repeated with period ``2 pi / d``.
-    Every zero of ``H`` at ``omega_0`` reappears at ``(omega_0 + 2 pi m) / d``.
+    Every zero of ``w_hat`` at ``omega_0`` reappears at ``(omega_0 + 2 pi q) / d`` for every integer ``q``.
 
     Parameters
     ----------
@@ -505,14 +505,14 @@ def frequency_response(kernel, dilation: int = 1, n: int = 512):
         Real taps (integers are converted to float64).
     dilation : int, positive
     n : int, positive, at least ``d (k - 1) + 1``
-        FFT length: the response is sampled at ``omega = 2 pi m / n``.
+        FFT length: the response is sampled at ``omega = 2 pi q / n``, ``q = 0 .. n // 2``.
 
     Returns
     -------
     omega : ndarray, shape (n // 2 + 1,)
         Angular frequencies from 0 to pi (radians per sample).
     response : ndarray of complex, shape (n // 2 + 1,)
-        ``H(d omega)`` at those frequencies (its magnitude does not depend on
+        ``w_hat(d omega)`` at those frequencies (its magnitude does not depend on
         where the kernel is centred).
 
     Examples
@@ -599,7 +599,7 @@ def stack_impulse_response(blocks, kernel_size: int = 3, ndim: int = 2, branch_s
     Every convolution is the ``k x k`` (or ``k``-tap) averaging kernel, all taps
     ``1 / k^ndim``, at its dilation, so each passes a constant input unchanged;
     a block is a chain of such convolutions, and a residual block adds its
-    input: ``x + s B(x)`` with ``s = branch_scale``. There is no
+    input: ``x + beta B(x)`` with ``beta = branch_scale``. There is no
     nonlinearity, so the response to a single active pixel (an impulse) is the
     whole network's effective kernel; without residual blocks it is
     :func:`coverage_map` divided by the number of paths, ``k^(ndim L)``.
@@ -617,7 +617,7 @@ def stack_impulse_response(blocks, kernel_size: int = 3, ndim: int = 2, branch_s
     kernel_size : int, positive
     ndim : 1 or 2
     branch_scale : float, non-negative
-        Gain ``s`` of the convolution branch of a residual block relative to
+        Gain ``beta`` of the convolution branch of a residual block relative to
         its identity (skip) connection. Ignored by blocks without a residual connection.
 
     Returns
@@ -670,11 +670,11 @@ def _average_dilated(a: np.ndarray, k: int, d: int) -> np.ndarray:
 def gridding_ratio(response, period: int = 2) -> float:
     """How much of a non-negative response sits on a lattice of spacing ``period``: 1 all of it, 0 none.
 
-    The response's Fourier sum ``F(omega) = sum_x r[x] exp(-i omega . x)`` at the
-    lattice frequencies ``omega = 2 pi m / period`` (``m`` a nonzero integer
-    vector modulo ``period``), relative to ``F(0)``; the largest of these
+    The response's Fourier sum ``F(omega) = sum_x h[x] exp(-j omega . x)`` (``h`` the response, ``x``
+    an offset, ``j`` the imaginary unit) at the lattice frequencies ``omega = 2 pi nu / period`` (``nu``
+    a nonzero integer vector modulo ``period``), relative to ``F(0)``; the largest of these
     ratios is returned. In 1-D with ``period = 2`` it is
-    ``|sum of r at even offsets - sum at odd offsets| / sum of r``. A response
+    ``|sum of h at even offsets - sum at odd offsets| / sum of h``. A response
     that lives on one coset of the lattice (every other offset a hole, as
     after layers whose dilations are all even) scores 1; one that gives every
     coset the same weight scores 0.

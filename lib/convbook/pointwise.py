@@ -395,9 +395,9 @@ def show_pointwise(ax, c_in: int = 4, c_out: int = 3, size: int = 4, pixel=(1, 2
     ``size x size`` grids one above the other (channel 0 on top), with the pixel
     at ``pixel`` (row, column) highlighted in each; a line from each highlighted
     cell to its entry of the channel vector ``x`` (length ``c_in``); the
-    ``c_out x c_in`` weight matrix ``W`` (random if not given), its rows labelled
+    ``c_out x c_in`` weight matrix ``w`` (random if not given), its rows labelled
     by output channel and its columns by input channel, each entry printed; the
-    output vector ``y = W x`` (length ``c_out``); and the ``c_out`` output
+    output vector ``y = w x`` (length ``c_out``); and the ``c_out`` output
     channels with the same pixel highlighted, each joined to its entry of ``y``.
     No neighbouring pixel is read.
 
@@ -489,11 +489,11 @@ def show_pointwise(ax, c_in: int = 4, c_out: int = 3, size: int = 4, pixel=(1, 2
     for c in range(c_in):
         ax.text(x + c + 0.5, mid + c_out / 2 + 0.15, f"in {c}", ha="center", va="bottom", fontsize=7, rotation=90)
     arrow(x - 3.0, x - 1.5)
-    ax.text(x + c_in / 2, below, f"W: {c_out} x {c_in}\n(the same at\nevery pixel)", ha="center", va="top", fontsize=8)
+    ax.text(x + c_in / 2, below, f"w: {c_out} x {c_in}\n(the same at\nevery pixel)", ha="center", va="top", fontsize=8)
     x += c_in + 1.5
     arrow(x - 1.5, x)
     ys = vector(x, c_out, OUT_COLOR, "y")
-    ax.text(x + 0.5, below, f"y = W x\n{c_out} values", ha="center", va="top", fontsize=8)
+    ax.text(x + 0.5, below, f"y = w x\n{c_out} values", ha="center", va="top", fontsize=8)
     x += 1 + 2.5
     right = grids(x, c_out, OUT_COLOR, "out", label_right=True)
     for cell, centre in zip(right, ys):

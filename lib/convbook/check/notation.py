@@ -32,7 +32,7 @@ def gap_count(dilation, span) -> CheckResult:
 
 @never_raises
 def output_length(length) -> CheckResult:
-    """notation-ex-2: i = 100, k = 5, s = 3, p = 2, d = 2."""
+    """notation-ex-2: the output length T_out of a 1-D input of length T = 100, with k = 5, s = 3, p = 2, d = 2."""
     expected = _reference.window_count(100, 5, 3, 2, 2)
 
     def diagnose(name, value):

@@ -39,8 +39,8 @@ def _depthwise_diagnosis(args, kwargs, got):
     expected = _reference.depthwise(x, w, stride, padding)
     if array.shape[:2] != expected.shape[:2]:
         if array.shape[1:2] == (c,) and ck != c:
-            return f"the output needs C*K = {ck} channels: K filters for each input channel"
-        return "the output has shape (N, C*K, H_out, W_out)"
+            return f"the output needs C_in*m = {ck} channels: m filters for each input channel"
+        return "the output has shape (N, C_in*m, H_out, W_out)"
     if array.shape != expected.shape:
         ho, wo = expected.shape[2:]
         if array.shape[2:] == (_reference.window_count(h, k, 1, padding), _reference.window_count(wd, k, 1, padding)):
@@ -59,7 +59,7 @@ def _depthwise_diagnosis(args, kwargs, got):
         # the other layout: output channel m*C + c reads input channel c
         other = _reference.conv2d(x[:, [o % c for o in range(ck)]], w, stride=stride, padding=padding, groups=ck)
         if np.allclose(array, other, atol=1e-5):
-            return "the output channels are in the wrong order: channel c*K + m filters input channel c"
+            return "the output channels are in the wrong order: channel c*m + f (f < m) filters input channel c"
     flipped = w[:, :, ::-1, ::-1]
     if not np.allclose(flipped, w) and np.allclose(array, _reference.depthwise(x, flipped, stride, padding), atol=1e-5):
         return "the kernel is flipped: a convolution layer computes a cross-correlation"
@@ -104,7 +104,7 @@ def _depthwise_cases(seed):
 
 @never_raises
 def depthwise_conv2d(student_fn, *, seed: int | None = None) -> CheckResult:
-    """Check ``student_fn(x, weight, stride=1, padding=0)``, a depthwise convolution with weight ``(C*K, 1, k, k)``.
+    """Check ``student_fn(x, weight, stride=1, padding=0)``, a depthwise convolution with weight ``(C_in*m, 1, k, k)``.
 
     Cases: depth multipliers 1 and 2, padding 0 to 2, strides 1 and 2 (one that does not divide exactly),
     height different from width. The answer must not call a convbook convolution.
@@ -162,7 +162,7 @@ def _merged_diagnosis(args, kwargs, got):
 
 @never_raises
 def separable_to_standard(student_fn, *, seed: int | None = None) -> CheckResult:
-    """Check ``student_fn(dw, pw)``: the standard kernel (C_out, C, k, k) of a depthwise + pointwise pair, K = 1."""
+    """Check ``student_fn(dw, pw)``: the standard kernel (C_out, C, k, k) of a depthwise + pointwise pair, m = 1."""
     rng = _rng(2 if seed is None else seed)
     if seed is None:
         specs = [(1, 1, 3), (3, 4, 3), (5, 2, 1), (4, 6, 5)]
@@ -251,7 +251,7 @@ def _ratio_diagnosis(args, kwargs, got):
     value, _ = as_number(got)
     right = _count_ratio(c_in, c_out, k, K)
     if K > 1 and np.isclose(value, _count_ratio(c_in, c_out, k, 1)):
-        return "the depth multiplier K is ignored"
+        return "the depth multiplier m is ignored"
     if np.isclose(value, 1 / right):
         return "upside down: the ratio is separable weights over standard weights"
     return None

@@ -56,6 +56,7 @@ __all__ = [
     "SCHEMA",
     "available",
     "describe",
+    "learning_curve",
     "load_reference",
     "mean_sd",
     "provenance",
@@ -65,6 +66,7 @@ __all__ = [
     "summary",
     "t_quantile_975",
     "validate",
+    "welch",
 ]
 
 
@@ -244,3 +246,32 @@ def summary(values) -> dict:
         "max": float(v.max()),
         "ci95": [mean - half, mean + half],
     }
+
+
+def welch(a, b) -> dict:
+    """Mean of ``a`` minus mean of ``b``, with a 95 % Welch interval (unequal variances).
+
+    Returns ``diff``, ``ci95`` (the interval) and ``df`` (Welch-Satterthwaite
+    degrees of freedom, rounded down for the t quantile; ``None`` when both
+    samples have no spread).
+    """
+    a, b = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
+    if a.size < 2 or b.size < 2:
+        raise ValueError(f"welch: need at least 2 values on each side, got {a.size} and {b.size}")
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    diff, se = float(a.mean() - b.mean()), math.sqrt(va + vb)
+    if se == 0:
+        return {"diff": diff, "ci95": [diff, diff], "df": None}
+    df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
+    half = t_quantile_975(max(1, int(df))) * se
+    return {"diff": diff, "ci95": [diff - half, diff + half], "df": df}
+
+
+def learning_curve(runs: list[dict], key: str) -> dict:
+    """Mean and sample SD over runs of ``key`` (e.g. ``test_accuracy``) at every epoch where it was evaluated.
+
+    ``runs`` are records with a ``history`` list (``convbook.training.TrainResult.history``).
+    """
+    epochs = [h["epoch"] for h in runs[0]["history"] if key in h]
+    values = np.array([[h[key] for h in r["history"] if key in h] for r in runs])  # (runs, evaluations)
+    return {"epoch": epochs, "mean": values.mean(axis=0).tolist(), "sd": values.std(axis=0, ddof=1).tolist()}

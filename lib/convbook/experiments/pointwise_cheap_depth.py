@@ -29,26 +29,33 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
-import multiprocessing
-import os
 import sys
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
-
-from . import summary, t_quantile_975
+from . import learning_curve, summary, welch
+from ._shapes import (  # noqa: F401 (data and majority_baseline are this experiment's too: the notebook uses them)
+    BATCH,
+    DATA_SEEDS,
+    LR,
+    N_TEST,
+    N_TRAIN,
+    SIZE,
+    TASKS,
+    data,
+    linear_model,
+    majority_baseline,
+    map_runs,
+    train_run,
+    workers,
+)
 
 DESCRIPTION = (
     "Cheap depth with 1x1 layers (pointwise/04): the small CNN with and without NiN's 1x1 units, same batch norm, "
     "a linear-1x1 control, a matched-parameter wider twin, no-BN versions and trivial baselines; 5 seeds, 2 tasks"
 )
 
-TASKS = {"easy": 0.2, "hard": 0.5}  # noise standard deviation of make_shapes
-SIZE, N_TRAIN, N_TEST, DATA_SEEDS = 16, 1500, 1000, (1, 2)  # as in separable/04
-EPOCHS, EVAL_EVERY, LR, BATCH = 30, 3, 3e-3, 64
+EPOCHS, EVAL_EVERY = 30, 3
 SEEDS = (0, 1, 2, 3, 4)
 #: SmallCNN keyword arguments of each model; ``wide`` matches ``nin``'s parameter count (34,811 against 34,868).
 MODELS = {
@@ -62,24 +69,12 @@ MODELS = {
 }
 
 
-def data(task: str, n_train: int = N_TRAIN, n_test: int = N_TEST):
-    """The task's ``(train, test)`` sets: ``make_shapes`` with seeds 1 and 2, as in separable/04."""
-    from ..datasets import make_shapes
-
-    noise = TASKS[task]
-    train = make_shapes(n_train, size=SIZE, seed=DATA_SEEDS[0], noise=noise)
-    test = make_shapes(n_test, size=SIZE, seed=DATA_SEEDS[1], noise=noise)
-    return train, test
-
-
 def build(name: str):
     """A fresh model (built under the caller's seed)."""
-    from torch import nn
-
     from ..blocks import SmallCNN
 
     if MODELS[name] is None:
-        return nn.Sequential(nn.Flatten(), nn.Linear(SIZE * SIZE, 4))
+        return linear_model()
     return SmallCNN(**MODELS[name])
 
 
@@ -97,60 +92,12 @@ def costs() -> dict:
 
 def _train_one(job):
     """One run (a worker process): ``job = (task, model, seed, epochs, n_train, n_test)``."""
-    import torch
-
-    from ..timing import fixed_threads
-    from ..training import deterministic, train_classifier
-
     task, name, seed, epochs, n_train, n_test = job
-    train, test = data(task, n_train, n_test)
-    with fixed_threads(1):
-        with deterministic(seed):
-            model = build(name)
-        r = train_classifier(
-            model, train, test, epochs=epochs, batch_size=BATCH, lr=LR, seed=seed, device=torch.device("cpu"),
-            schedule="cosine", eval_every=EVAL_EVERY,
-        )  # fmt: skip
-    return {
-        "task": task,
-        "model": name,
-        "seed": seed,
-        "train_accuracy": r.train_accuracy,
-        "test_accuracy": r.test_accuracy,
-        "train_seconds": round(r.train_seconds, 2),
-        "history": r.history,
-    }
-
-
-def majority_baseline(task: str, n_train: int = N_TRAIN, n_test: int = N_TEST) -> dict:
-    """Always predict the most frequent training class: its training and test accuracy."""
-    (_, ytr), (_, yte) = data(task, n_train, n_test)
-    label = int(np.bincount(ytr).argmax())
-    return {
-        "label": label,
-        "train_accuracy": float(np.mean(ytr == label)),
-        "test_accuracy": float(np.mean(yte == label)),
-    }
-
-
-def welch(a, b) -> dict:
-    """Mean of ``a`` minus mean of ``b`` with a 95 % Welch interval (unequal variances)."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
-    diff = float(a.mean() - b.mean())
-    se = math.sqrt(va + vb)
-    if se == 0:
-        return {"diff": diff, "ci95": [diff, diff], "df": None}
-    df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
-    half = t_quantile_975(max(1, int(df))) * se
-    return {"diff": diff, "ci95": [diff - half, diff + half], "df": df}
-
-
-def _curve(runs: list[dict], key: str) -> dict:
-    """Mean and SD over seeds of ``key`` at every evaluated epoch."""
-    epochs = [h["epoch"] for h in runs[0]["history"] if key in h]
-    values = np.array([[h[key] for h in r["history"] if key in h] for r in runs])  # (seeds, evaluations)
-    return {"epoch": epochs, "mean": values.mean(axis=0).tolist(), "sd": values.std(axis=0, ddof=1).tolist()}
+    record = train_run(
+        task, lambda: build(name), seed, epochs=epochs, schedule="cosine", eval_every=EVAL_EVERY,
+        n_train=n_train, n_test=n_test,
+    )  # fmt: skip
+    return {"task": task, "model": name, "seed": seed, **record}
 
 
 def _cache_file(jobs: list) -> Path:
@@ -164,6 +111,7 @@ def _cache_file(jobs: list) -> Path:
 
     package = Path(__file__).resolve().parents[1]
     sources = [package / f for f in ("blocks.py", "models.py", "training.py", "datasets.py", "torch_bridge.py")]
+    sources.append(Path(__file__).with_name("_shapes.py"))
     code = hashlib.sha256(b"".join(f.read_bytes() for f in [Path(__file__), *sources])).hexdigest()
     key = hashlib.sha256(json.dumps([jobs, torch.__version__, EVAL_EVERY, LR, BATCH, code]).encode()).hexdigest()[:16]
     return Path(tempfile.gettempdir()) / f"convbook-pointwise_cheap_depth-{key}.jsonl"
@@ -176,8 +124,8 @@ def run(quick: bool = False) -> dict:
     tasks = ("hard",) if quick else tuple(TASKS)
     model_costs = costs()  # first: it imports every module the experiment needs
     jobs = [(t, m, s, epochs, n_train, n_test) for t in tasks for m in MODELS for s in seeds]
-    workers = 1 if quick else max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2))
-    if workers == 1:
+    n_workers = workers(quick)
+    if n_workers == 1:
         runs = [_train_one(j) for j in jobs]
     else:
         cache = _cache_file(jobs)
@@ -188,14 +136,12 @@ def run(quick: bool = False) -> dict:
                 done[(r["task"], r["model"], r["seed"])] = r
         todo = [j for j in jobs if (j[0], j[1], j[2]) not in done]
         print(f"pointwise_cheap_depth: {len(jobs)} runs, {len(done)} already in {cache}", file=sys.stderr)
-        # spawn, not fork: a forked child of a process whose OpenMP pool has started can hang
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            for r in pool.map(_train_one, todo):
-                done[(r["task"], r["model"], r["seed"])] = r
-                with cache.open("a", encoding="utf-8") as f:
-                    f.write(json.dumps(r) + "\n")
-                print(f"  {len(done)}/{len(jobs)}: {r['task']} {r['model']} seed {r['seed']}: "
-                      f"test {r['test_accuracy']:.3f}", file=sys.stderr, flush=True)  # fmt: skip
+        for r in map_runs(_train_one, todo, n_workers):
+            done[(r["task"], r["model"], r["seed"])] = r
+            with cache.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(r) + "\n")
+            print(f"  {len(done)}/{len(jobs)}: {r['task']} {r['model']} seed {r['seed']}: "
+                  f"test {r['test_accuracy']:.3f}", file=sys.stderr, flush=True)  # fmt: skip
         runs = [done[(j[0], j[1], j[2])] for j in jobs]
     results = {"runs": runs, "costs": model_costs, "summary": {}, "curves": {}, "majority": {}, "differences": {}}
     for task in tasks:
@@ -207,7 +153,7 @@ def run(quick: bool = False) -> dict:
                 "test": summary([r["test_accuracy"] for r in rs]),
                 "train": summary([r["train_accuracy"] for r in rs]),
             }
-            results["curves"][task][m] = {k: _curve(rs, k) for k in ("train_accuracy", "test_accuracy")}
+            results["curves"][task][m] = {k: learning_curve(rs, k) for k in ("train_accuracy", "test_accuracy")}
         test = {m: [r["test_accuracy"] for r in rs] for m, rs in by_model.items()}
         results["differences"][task] = {
             f"{a}-{b}": welch(test[a], test[b])
@@ -236,7 +182,7 @@ def run(quick: bool = False) -> dict:
         "eval_every": EVAL_EVERY,
         "device": "cpu",
         "threads_per_run": 1,
-        "parallel_runs": workers,
+        "parallel_runs": n_workers,
         "seeds": list(seeds),
     }
     return {"settings": settings, "results": results}

@@ -33,23 +33,29 @@ same numbers (the notebook's live cell reruns one of them).
 
 from __future__ import annotations
 
-import math
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
-
-import numpy as np
-
-from . import summary, t_quantile_975
+from . import learning_curve, summary, welch
+from ._shapes import (  # noqa: F401 (data and majority_baseline are this experiment's too: the notebook uses them)
+    BATCH,
+    DATA_SEEDS,
+    EVAL_EVERY,
+    LR,
+    N_TEST,
+    N_TRAIN,
+    SIZE,
+    TASKS,
+    data,
+    linear_model,
+    majority_baseline,
+    map_runs,
+    train_run,
+    workers,
+)
 
 DESCRIPTION = (
     "separable/04: small standard CNN vs its depthwise-separable twin, an Xception-style twin, a matched-parameter "
     "standard control and trivial baselines; easy and hard shapes, 8 seeds, 5 epochs (old protocol) and 30 (converged)"
 )
 
-TASKS = {"easy": 0.2, "hard": 0.5}  # noise standard deviation of make_shapes
-SIZE, N_TRAIN, N_TEST, DATA_SEEDS = 16, 1500, 1000, (1, 2)
-LR, BATCH, EVAL_EVERY = 3e-3, 64, 3
 PROTOCOLS = {"short": {"epochs": 5, "schedule": "constant"}, "converged": {"epochs": 30, "schedule": "cosine"}}
 SEEDS = tuple(range(8))
 #: small_cnn arguments of each model (None: logistic regression on the pixels).
@@ -69,24 +75,12 @@ COMPARISONS = (
 )
 
 
-def data(task: str, n_train: int = N_TRAIN, n_test: int = N_TEST):
-    """The task's ``(train, test)`` sets: ``make_shapes`` with seeds 1 and 2."""
-    from ..datasets import make_shapes
-
-    noise = TASKS[task]
-    train = make_shapes(n_train, size=SIZE, seed=DATA_SEEDS[0], noise=noise)
-    test = make_shapes(n_test, size=SIZE, seed=DATA_SEEDS[1], noise=noise)
-    return train, test
-
-
 def build(name: str):
     """A fresh model (built under the caller's seed)."""
-    from torch import nn
-
     from ..models import small_cnn
 
     if MODELS[name] is None:
-        return nn.Sequential(nn.Flatten(), nn.Linear(SIZE * SIZE, 4))
+        return linear_model()
     return small_cnn(**MODELS[name])
 
 
@@ -121,61 +115,16 @@ def costs() -> dict:
 
 def train_one(task: str, name: str, seed: int, protocol: str, n_train: int = N_TRAIN, n_test: int = N_TEST) -> dict:
     """One run, as the reference makes it: CPU, one thread, deterministic. Returns accuracies and the curve."""
-    import torch
-
-    from ..timing import fixed_threads
-    from ..training import deterministic, train_classifier
-
-    train, test = data(task, n_train, n_test)
     p = PROTOCOLS[protocol]
-    with fixed_threads(1):
-        with deterministic(seed):
-            model = build(name)
-        r = train_classifier(
-            model, train, test, epochs=p["epochs"], batch_size=BATCH, lr=LR, seed=seed, device=torch.device("cpu"),
-            schedule=p["schedule"], eval_every=EVAL_EVERY if protocol == "converged" else 0,
-        )  # fmt: skip
-    return {
-        "task": task,
-        "model": name,
-        "seed": seed,
-        "protocol": protocol,
-        "train_accuracy": r.train_accuracy,
-        "test_accuracy": r.test_accuracy,
-        "train_seconds": round(r.train_seconds, 2),
-        "history": r.history,
-    }
+    record = train_run(
+        task, lambda: build(name), seed, epochs=p["epochs"], schedule=p["schedule"],
+        eval_every=EVAL_EVERY if protocol == "converged" else 0, n_train=n_train, n_test=n_test,
+    )  # fmt: skip
+    return {"task": task, "model": name, "seed": seed, "protocol": protocol, **record}
 
 
 def _job(args):
     return train_one(*args)
-
-
-def majority_baseline(task: str, n_train: int = N_TRAIN, n_test: int = N_TEST) -> dict:
-    """Always predict the most frequent training class: its training and test accuracy."""
-    (_, ytr), (_, yte) = data(task, n_train, n_test)
-    label = int(np.bincount(ytr).argmax())
-    train_acc, test_acc = float(np.mean(ytr == label)), float(np.mean(yte == label))
-    return {"label": label, "train_accuracy": train_acc, "test_accuracy": test_acc}
-
-
-def welch(a, b) -> dict:
-    """Mean of ``a`` minus mean of ``b``, with a 95 % Welch interval (unequal variances)."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
-    diff, se = float(a.mean() - b.mean()), math.sqrt(va + vb)
-    if se == 0:
-        return {"diff": diff, "ci95": [diff, diff], "df": None}
-    df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
-    half = t_quantile_975(max(1, int(df))) * se
-    return {"diff": diff, "ci95": [diff - half, diff + half], "df": df}
-
-
-def _curve(runs: list[dict], key: str) -> dict:
-    """Mean and SD over seeds of ``key`` at every evaluated epoch."""
-    epochs = [h["epoch"] for h in runs[0]["history"] if key in h]
-    values = np.array([[h[key] for h in r["history"] if key in h] for r in runs])  # (seeds, evaluations)
-    return {"epoch": epochs, "mean": values.mean(axis=0).tolist(), "sd": values.std(axis=0, ddof=1).tolist()}
 
 
 def run(quick: bool = False) -> dict:
@@ -186,13 +135,8 @@ def run(quick: bool = False) -> dict:
     models = ("standard", "separable") if quick else tuple(MODELS)
     jobs = [(t, m, s, p, n_train, n_test) for p in protocols for t in tasks for m in models for s in seeds]
     jobs.sort(key=lambda j: -PROTOCOLS[j[3]]["epochs"])  # long runs first: the two workers finish together
-    workers = 1 if quick else max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2))
-    if workers == 1:
-        runs = [_job(j) for j in jobs]
-    else:
-        # spawn, not fork: a forked child of a process whose OpenMP pool has started can hang
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            runs = list(pool.map(_job, jobs))
+    n_workers = workers(quick)
+    runs = list(map_runs(_job, jobs, n_workers))
     runs.sort(key=lambda r: (r["protocol"], r["task"], models.index(r["model"]), r["seed"]))
     results = {"runs": runs, "costs": costs(), "majority": {}, "summary": {}, "curves": {}, "differences": {}}
     for task in tasks:
@@ -213,7 +157,8 @@ def run(quick: bool = False) -> dict:
             }
             if protocol == "converged":
                 results["curves"][task] = {
-                    m: {k: _curve(rs, k) for k in ("train_accuracy", "test_accuracy")} for m, rs in by_model.items()
+                    m: {k: learning_curve(rs, k) for k in ("train_accuracy", "test_accuracy")}
+                    for m, rs in by_model.items()
                 }
             test = {m: [r["test_accuracy"] for r in rs] for m, rs in by_model.items()}
             results["differences"][key] = {f"{a}-{b}": welch(test[a], test[b]) for a, b in COMPARISONS if b in test}
@@ -231,7 +176,7 @@ def run(quick: bool = False) -> dict:
         "eval_every": EVAL_EVERY,
         "device": "cpu",
         "threads_per_run": 1,
-        "parallel_runs": workers,
+        "parallel_runs": n_workers,
         "seeds": list(seeds),
     }
     return {"settings": settings, "results": results}

@@ -23,14 +23,11 @@ the best fit with depth multiplier ``K = 1 .. 9``:
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
-
 import numpy as np
 
 from . import summary
-from .separable_accuracy import BATCH, LR, PROTOCOLS, TASKS, data
+from ._shapes import BATCH, LR, TASKS, data, map_runs, workers
+from .separable_accuracy import PROTOCOLS
 
 DESCRIPTION = (
     "separable/03: best separable fit (K = 1..9) of the 3x3 kernels of the small standard CNN at initialisation "
@@ -111,12 +108,8 @@ def run(quick: bool = False) -> dict:
     tasks = ("hard",) if quick else tuple(TASKS)
     epochs, n_train = (1, 96) if quick else (PROTOCOLS["converged"]["epochs"], None)
     jobs = [(t, s, epochs, n_train) for t in tasks for s in seeds]
-    workers = 1 if quick else max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2))
-    if workers == 1:
-        runs = [_job(j) for j in jobs]
-    else:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            runs = list(pool.map(_job, jobs))
+    n_workers = workers(quick)
+    runs = list(map_runs(_job, jobs, n_workers))
     shapes = {name: tuple(unit[0].weight.shape) for name, unit in zip(LAYERS, small_cnn(False)[0])}
     rand = random_errors(shapes, RANDOM_SEEDS[:2] if quick else RANDOM_SEEDS)
     results = {"runs": runs, "random": rand, "shapes": {k: list(v) for k, v in shapes.items()}, "summary": {}}
@@ -146,7 +139,7 @@ def run(quick: bool = False) -> dict:
         "random_seeds": list(RANDOM_SEEDS[:2] if quick else RANDOM_SEEDS),
         "device": "cpu",
         "threads_per_run": 1,
-        "parallel_runs": workers,
+        "parallel_runs": n_workers,
         "seeds": list(seeds),
     }
     return {"settings": settings, "results": results}
