@@ -92,20 +92,27 @@ def reference_path(name: str) -> Path:
 
 
 def _git_commit() -> str | None:
+    """The commit of the library's code, with ``-dirty`` when its code differs from that commit.
+
+    Only the code counts (``lib/``, new files included): not the notebooks, and not the reference
+    results themselves, which a run of several experiments writes one after the other. ``None``
+    outside a git checkout (an installed copy).
+    """
+    root = Path(__file__).resolve().parents[3]
     try:
-        root = Path(__file__).resolve().parents[3]
-        out = subprocess.run(
+        commit = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
         ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+        changed = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--", "lib", ":(exclude)lib/convbook/reference"],
             capture_output=True,
             text=True,
             timeout=10,
+            check=True,
         ).stdout.strip()
-        return out + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None
+    return commit + ("-dirty" if changed else "")
 
 
 def provenance(argv: list[str] | None = None) -> dict:
