@@ -84,3 +84,22 @@ def load_script(name: str):
         sys.modules[name] = module  # before executing: dataclasses look their module up
         spec.loader.exec_module(module)
     return sys.modules[name]
+
+
+# Hand-written "student" answers to two dilated exercises, independent of convbook: the self-checks must accept them.
+def student_causal_conv1d(x, w, dilation=1):
+    k, length = w.shape[-1], x.shape[-1]
+    xp = np.pad(x, ((0, 0), (0, 0), (dilation * (k - 1), 0)))  # zeros on the left only
+    out = np.zeros((x.shape[0], w.shape[0], length), dtype=np.result_type(x, w))
+    for j in range(k):
+        out += np.einsum("ncl,oc->nol", xp[:, :, j * dilation : j * dilation + length], w[:, :, j])
+    return out
+
+
+def student_coverage(k, dilations):
+    counts = np.ones(1, dtype=np.int64)
+    for d in dilations:
+        taps = np.zeros(d * (k - 1) + 1, dtype=np.int64)
+        taps[::d] = 1
+        counts = np.convolve(counts, taps)
+    return counts

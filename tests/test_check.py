@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 
 import convbook
+from conftest import student_causal_conv1d as causal_conv1d
+from conftest import student_coverage as coverage
 from convbook import check as check_api
 from convbook.check import _reference as ref
 from convbook.check import basics, dilated, notation, performance, pointwise, separable
@@ -39,24 +41,6 @@ def dilate_kernel(w, dilation):
     out = np.zeros(w.shape[:2] + tuple(d * (k - 1) + 1 for k, d in zip(w.shape[2:], dil)), dtype=w.dtype)
     out[(slice(None), slice(None)) + tuple(slice(None, None, d) for d in dil)] = w
     return out
-
-
-def causal_conv1d(x, w, dilation=1):
-    k = w.shape[-1]
-    xp = np.pad(x, ((0, 0), (0, 0), (dilation * (k - 1), 0)))
-    out = np.zeros((x.shape[0], w.shape[0], x.shape[2]), dtype=np.result_type(x, w))
-    for j in range(k):
-        out += np.einsum("oc,ncl->nol", w[:, :, j], xp[:, :, j * dilation : j * dilation + x.shape[2]])
-    return out
-
-
-def coverage(k, dilations):
-    counts = np.ones(1, dtype=np.int64)
-    for d in dilations:
-        taps = np.zeros(d * (k - 1) + 1, dtype=np.int64)
-        taps[::d] = 1
-        counts = np.convolve(counts, taps)
-    return counts
 
 
 def depthwise(x, w, stride=1, padding=0):

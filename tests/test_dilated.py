@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import assert_close, conv_configs, torch_forward
+from conftest import assert_close, conv_configs, student_causal_conv1d, student_coverage, torch_forward
 from convbook import conv1d_naive, conv2d, conv2d_naive, receptive_field
 from convbook.check import dilated as check
 from convbook.dilated import (
@@ -224,35 +224,17 @@ def _my_dilate_kernel(w, d):
     return out
 
 
-def _my_causal_conv1d(x, w, dilation=1):
-    k, length = w.shape[-1], x.shape[-1]
-    xp = np.pad(x, ((0, 0), (0, 0), (dilation * (k - 1), 0)))  # zeros on the left only
-    out = np.zeros((x.shape[0], w.shape[0], length), dtype=np.result_type(x, w))
-    for j in range(k):
-        out += np.einsum("ncl,oc->nol", xp[:, :, j * dilation : j * dilation + length], w[:, :, j])
-    return out
-
-
-def _my_coverage_map(k, dilations):
-    counts = np.ones(1, dtype=np.int64)
-    for d in dilations:
-        taps = np.zeros(d * (k - 1) + 1, dtype=np.int64)
-        taps[::d] = 1
-        counts = np.convolve(counts, taps)
-    return counts
-
-
 def test_self_checks_pass_a_right_answer_and_fail_a_wrong_one():
     # the reference answers agree with the library
     rng = np.random.default_rng(0)
     w = rng.normal(size=(2, 3, 3, 2))
     assert np.array_equal(_my_dilate_kernel(w, (2, 3)), dilate_kernel(w, (2, 3)))
     x, w1 = rng.normal(size=(2, 3, 20)), rng.normal(size=(4, 3, 3))
-    assert np.allclose(_my_causal_conv1d(x, w1, 2), causal_conv1d(x, w1, dilation=2), atol=1e-12)
-    assert np.array_equal(_my_coverage_map(3, [1, 2, 4]), coverage_map(3, [1, 2, 4], ndim=1))
+    assert np.allclose(student_causal_conv1d(x, w1, 2), causal_conv1d(x, w1, dilation=2), atol=1e-12)
+    assert np.array_equal(student_coverage(3, [1, 2, 4]), coverage_map(3, [1, 2, 4], ndim=1))
     assert check.dilate_kernel(_my_dilate_kernel)
-    assert check.causal_conv1d(_my_causal_conv1d)
-    assert check.coverage_map(_my_coverage_map)
+    assert check.causal_conv1d(student_causal_conv1d)
+    assert check.coverage_map(student_coverage)
     assert check.effective_kernel_size(lambda k, d: k + (k - 1) * (d - 1))
     assert check.wavenet_receptive_field(lambda k, dils: 1 + (k - 1) * sum(dils))
     assert not check.effective_kernel_size(lambda k, d: k * d)

@@ -24,6 +24,7 @@ Importing this module imports torch.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from numbers import Real
 
 import numpy as np
@@ -382,20 +383,32 @@ def segmentation_scores(pred, masks, blind=None, classes=(1, 2)) -> dict:
 @torch.no_grad()
 def predict(model: nn.Module, images, batch_size: int = 256) -> np.ndarray:
     """Per-pixel arg-max labels ``(N, H, W)`` of ``model`` on ``images`` ``(N, C, H, W)``, in eval mode."""
-    fname = "predict"
+    images, batch_size = _image_batches(images, batch_size, "predict")
+    out = []
+    with _evaluating(model) as param:
+        for i in range(0, len(images), batch_size):
+            x = torch.as_tensor(images[i : i + batch_size], dtype=param.dtype, device=param.device)
+            out.append(model(x).argmax(dim=1).cpu().numpy())  # (B, H, W)
+    return np.concatenate(out)
+
+
+def _image_batches(images, batch_size, fname: str):
+    """``images`` as an ``(N, C, H, W)`` array and a valid ``batch_size``, or a ValueError naming ``fname``."""
     images = np.asarray(images)
     if images.ndim != 4:
         raise ValueError(f"{fname}: images must be (N, C, H, W), got shape {images.shape}")
-    batch_size = positive_int(batch_size, "batch_size", fname)
-    param = next(model.parameters())
+    return images, positive_int(batch_size, "batch_size", fname)
+
+
+@contextmanager
+def _evaluating(model: nn.Module):
+    """Put ``model`` in eval mode for the block, yield its first parameter (for dtype and device), then restore it."""
     was_training = model.training
     model.eval()
-    out = []
-    for i in range(0, len(images), batch_size):
-        x = torch.as_tensor(images[i : i + batch_size], dtype=param.dtype, device=param.device)
-        out.append(model(x).argmax(dim=1).cpu().numpy())  # (B, H, W)
-    model.train(was_training)
-    return np.concatenate(out)
+    try:
+        yield next(model.parameters())
+    finally:
+        model.train(was_training)
 
 
 def fit_threshold_baseline(images, masks) -> tuple[float, float]:
@@ -460,22 +473,15 @@ def effective_receptive_field(model: nn.Module, images, batch_size: int = 64) ->
         Zero outside the theoretical receptive field; its spread inside is the
         effective field.
     """
-    fname = "effective_receptive_field"
-    images = np.asarray(images)
-    if images.ndim != 4:
-        raise ValueError(f"{fname}: images must be (N, C, H, W), got shape {images.shape}")
-    batch_size = positive_int(batch_size, "batch_size", fname)
-    param = next(model.parameters())
-    was_training = model.training
-    model.eval()
+    images, batch_size = _image_batches(images, batch_size, "effective_receptive_field")
     h, w = images.shape[2] // 2, images.shape[3] // 2
     total = torch.zeros(images.shape[2:], dtype=torch.float64)
-    for i in range(0, len(images), batch_size):
-        x = torch.as_tensor(images[i : i + batch_size], dtype=param.dtype, device=param.device).requires_grad_(True)
-        out = model(x)  # (B, K, H, W)
-        (grad,) = torch.autograd.grad(out[:, :, h, w].sum(), x)  # (B, C, H, W); images are independent in eval mode
-        total += grad.abs().sum(dim=(0, 1)).double().cpu()
-    model.train(was_training)
+    with _evaluating(model) as param:
+        for i in range(0, len(images), batch_size):
+            x = torch.as_tensor(images[i : i + batch_size], dtype=param.dtype, device=param.device).requires_grad_(True)
+            out = model(x)  # (B, K, H, W)
+            (grad,) = torch.autograd.grad(out[:, :, h, w].sum(), x)  # (B, C, H, W); images independent in eval mode
+            total += grad.abs().sum(dim=(0, 1)).double().cpu()
     return (total / (len(images) * images.shape[1])).numpy()
 
 
