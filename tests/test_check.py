@@ -20,6 +20,7 @@ import torch.nn.functional as F
 import convbook
 from conftest import student_causal_conv1d as causal_conv1d
 from conftest import student_coverage as coverage
+from conftest import student_dilate_kernel as dilate_kernel
 from convbook import check as check_api
 from convbook.check import _reference as ref
 from convbook.check import basics, dilated, notation, performance, pointwise, separable
@@ -33,14 +34,6 @@ def corr1d(x, k):
 
 def output_size(size, k, s, p, d):
     return (size + 2 * p - d * (k - 1) - 1) // s + 1
-
-
-def dilate_kernel(w, dilation):
-    nd = w.ndim - 2
-    dil = (dilation,) * nd if np.isscalar(dilation) else tuple(dilation)
-    out = np.zeros(w.shape[:2] + tuple(d * (k - 1) + 1 for k, d in zip(w.shape[2:], dil)), dtype=w.dtype)
-    out[(slice(None), slice(None)) + tuple(slice(None, None, d) for d in dil)] = w
-    return out
 
 
 def depthwise(x, w, stride=1, padding=0):

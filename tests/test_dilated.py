@@ -9,7 +9,14 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import assert_close, conv_configs, student_causal_conv1d, student_coverage, torch_forward
+from conftest import (
+    assert_close,
+    conv_configs,
+    student_causal_conv1d,
+    student_coverage,
+    student_dilate_kernel,
+    torch_forward,
+)
 from convbook import conv1d_naive, conv2d, conv2d_naive, receptive_field
 from convbook.check import dilated as check
 from convbook.dilated import (
@@ -216,23 +223,15 @@ def test_make_segmentation_task():
 # --------------------------------------------------------------------------- self-checks
 
 
-def _my_dilate_kernel(w, d):
-    # a student's answer, written without the library (the checks refuse answers that call it)
-    ds = (d,) * (w.ndim - 2) if isinstance(d, int) else tuple(d)
-    out = np.zeros(w.shape[:2] + tuple(di * (k - 1) + 1 for di, k in zip(ds, w.shape[2:])), dtype=w.dtype)
-    out[(slice(None), slice(None)) + tuple(slice(None, None, di) for di in ds)] = w
-    return out
-
-
 def test_self_checks_pass_a_right_answer_and_fail_a_wrong_one():
     # the reference answers agree with the library
     rng = np.random.default_rng(0)
     w = rng.normal(size=(2, 3, 3, 2))
-    assert np.array_equal(_my_dilate_kernel(w, (2, 3)), dilate_kernel(w, (2, 3)))
+    assert np.array_equal(student_dilate_kernel(w, (2, 3)), dilate_kernel(w, (2, 3)))
     x, w1 = rng.normal(size=(2, 3, 20)), rng.normal(size=(4, 3, 3))
     assert np.allclose(student_causal_conv1d(x, w1, 2), causal_conv1d(x, w1, dilation=2), atol=1e-12)
     assert np.array_equal(student_coverage(3, [1, 2, 4]), coverage_map(3, [1, 2, 4], ndim=1))
-    assert check.dilate_kernel(_my_dilate_kernel)
+    assert check.dilate_kernel(student_dilate_kernel)
     assert check.causal_conv1d(student_causal_conv1d)
     assert check.coverage_map(student_coverage)
     assert check.effective_kernel_size(lambda k, d: k + (k - 1) * (d - 1))
