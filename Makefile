@@ -50,7 +50,7 @@ SOLO_NB := chapters/01_convolution_from_scratch.ipynb chapters/dilated/02_implem
 	chapters/separable/05_flops_are_not_time.ipynb chapters/separable/06_mobilenet.ipynb chapters/performance.ipynb
 NBVAL   := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
-# Every figure the notebooks show is checked as they run (convbook.figcheck: labelled axes, no text over text):
+# Every figure the notebooks show is checked as they run (convbook.plotting.figcheck: labelled axes, no text over text):
 # the kernels get an IPython startup file that appends problems to FIG_REPORT, which must end up empty.
 FIG_IPYTHONDIR := _build/figcheck-ipython
 FIG_REPORT     := _build/figure-problems.txt
@@ -61,7 +61,7 @@ test-notebooks: $(STAMP)
 	@cp tests/figcheck_startup.py $(FIG_IPYTHONDIR)/profile_default/startup/00-figcheck.py
 	$(NB_ENV) $(BIN)/python -m pytest $(XDIST) --dist loadfile -q $(NBVAL) $(addprefix --ignore=,$(SOLO_NB)) $(NB_DIRS)
 	$(NB_ENV) $(BIN)/python -m pytest -q $(NBVAL) $(SOLO_NB)
-	$(BIN)/python -m convbook.figcheck $(FIG_REPORT)
+	$(BIN)/python -m convbook.plotting.figcheck $(FIG_REPORT)
 
 build: $(STAMP)
 	$(BIN)/python scripts/build_book.py
@@ -79,12 +79,12 @@ serve: $(STAMP)
 	$(BIN)/python -m http.server --directory _build/html 8000
 
 bench: $(STAMP)
-	$(BIN)/python -m convbook.bench
+	$(BIN)/python -m convbook.lab.bench
 
 # The reference experiments behind the book's measured claims (convbook/reference/results/*.json).
-# Slow: training to convergence over 5+ seeds; run on a quiet machine. One of them: python -m convbook.experiments NAME
+# Slow: training to convergence over 5+ seeds; run on a quiet machine. One of them: python -m convbook.lab.experiments NAME
 experiments: $(STAMP)
-	$(BIN)/python -m convbook.experiments all
+	$(BIN)/python -m convbook.lab.experiments all
 
 clean:
 	rm -rf _build

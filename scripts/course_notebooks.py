@@ -12,8 +12,8 @@ never from their prose:
   student fills in); untagged code cells *after* it are the exercise's **check cells**;
 * an answer is a **function** when a stub defines one whose body raises ``NotImplementedError``, a **value** when a
   stub assigns ``None`` to a name at the top level;
-* a **self-check** is a call ``alias.name(...)`` where ``alias`` is a module of ``convbook.check`` imported in the
-  notebook (``from convbook.check import dilated as check``), anywhere in the answer or check cells.
+* a **self-check** is a call ``alias.name(...)`` where ``alias`` is a module of ``convbook.course.check`` imported in the
+  notebook (``from convbook.course.check import dilated as check``), anywhere in the answer or check cells.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 COURSE_CONFIG = ROOT / "course" / "assignments.yml"
 SOLUTION_TAG = "solution"
-CHECK_PACKAGE = "convbook.check"
+CHECK_PACKAGE = "convbook.course.check"
 
 #: A sphinx-exercise solution directive in MyST (``{solution}``, ``{solution-start}``, ``{solution-end}``).
 SOLUTION_DIRECTIVE = re.compile(r"\{solution(?:-start|-end)?\}")
@@ -189,7 +189,7 @@ class CheckCall:
     """One call of a self-check in a notebook: ``check.dilate_kernel(my_dilate_kernel)``."""
 
     source: str  # the call's source text
-    module: str  # e.g. convbook.check.dilated
+    module: str  # e.g. convbook.course.check.dilated
     name: str  # e.g. dilate_kernel
     takes_seed: bool  # the check can draw extra (hidden) cases
 
@@ -222,7 +222,7 @@ class Exercise:
 
 
 def check_aliases(nb) -> dict[str, str]:
-    """Names bound to ``convbook.check`` modules by the notebook's imports: ``{"check": "convbook.check.dilated"}``."""
+    """Names bound to ``convbook.course.check`` modules by the notebook's imports: ``{"check": "convbook.course.check.dilated"}``."""
     aliases = {}
     for cell in nb.cells:
         if cell.cell_type != "code":

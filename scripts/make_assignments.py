@@ -13,7 +13,7 @@ its cells are found):
 * each **self-check** call becomes a locked, graded test cell (``assert`` the check passes), and, when the check can
   draw extra cases, a second one holding the same check with ``seed=`` between ``### BEGIN HIDDEN TESTS`` and
   ``### END HIDDEN TESTS``: hidden cases that nbgrader strips from the release and puts back when grading. The seed
-  itself is in no notebook: ``convbook.check.grading_seed()`` reads it from the course folder while grading;
+  itself is in no notebook: ``convbook.course.check.grading_seed()`` reads it from the course folder while grading;
 * a **value** answer without a self-check is graded by a hidden test that reruns the book's solution cell and
   compares (1 % for floats, exact for integers);
 * a **written** answer (an exercise without an answer cell, or one listed with ``written:`` points) gets a
@@ -151,7 +151,7 @@ def _value_test(label: str, values: list[str], solution_code: str) -> str:
         f"{BEGIN_HIDDEN}\n"
         "import contextlib as _contextlib\n"
         "import io as _io\n\n"
-        "from convbook.check import answer_difference as _answer_difference\n\n"
+        "from convbook.course.check import answer_difference as _answer_difference\n\n"
         "_solution = dict(globals())\n"
         "with _contextlib.redirect_stdout(_io.StringIO()):\n"
         f"    exec({solution_code!r}, _solution)\n"
@@ -244,7 +244,7 @@ def _exercise_cells(nb, ex: cn.Exercise, stem: str, config: dict, plan: Assignme
                     "hidden",
                     f"{label}-hidden-{number}",
                     f"# Autograder test: {label}, hidden cases, run when grading.\n{BEGIN_HIDDEN}\n"
-                    "from convbook.check import grading_seed as _grading_seed\n\n"
+                    "from convbook.course.check import grading_seed as _grading_seed\n\n"
                     f"_result = {call.with_seed('_grading_seed()')}\nprint(_result)\n"
                     f"assert _result, {f'{label}: the hidden cases do not pass'!r}\n{END_HIDDEN}",
                 )

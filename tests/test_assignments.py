@@ -40,7 +40,7 @@ def test_split_points():
 def _synthetic():
     return new_notebook(
         cells=[
-            new_code_cell("from convbook.check import dilated as chk\nimport numpy as np"),
+            new_code_cell("from convbook.course.check import dilated as chk\nimport numpy as np"),
             new_markdown_cell("# Title"),
             new_markdown_cell(":::{exercise}\n:label: t-ex-1\nWrite f.\n:::"),
             new_code_cell("def f(weight, dilation):\n    raise NotImplementedError\n\n\nprint(chk.dilate_kernel(f))"),

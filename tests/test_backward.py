@@ -8,7 +8,7 @@ from hypothesis import given, settings
 
 from conftest import TOL, assert_close, conv_configs
 from convbook import conv1d, conv1d_backward, conv2d, conv2d_backward
-from convbook.torch_bridge import torch_conv_grads
+from convbook.nets.torch_bridge import torch_conv_grads
 
 
 def _fns(weight):

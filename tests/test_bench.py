@@ -11,14 +11,14 @@ import sys
 
 import pytest
 
-from convbook import bench
+from convbook.lab import bench
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _cli(*args):
     return subprocess.run(
-        [sys.executable, "-m", "convbook.bench", *args], capture_output=True, text=True, cwd=ROOT, timeout=120
+        [sys.executable, "-m", "convbook.lab.bench", *args], capture_output=True, text=True, cwd=ROOT, timeout=120
     )
 
 
@@ -50,7 +50,7 @@ def test_json_schema(tiny):
     assert len(results["load_average"]["before"]) == 3
     assert results["machine"]["cpu_model"]
     assert results["settings"]["allocator"].startswith(("steady", "default"))
-    assert results["command"].startswith("python -m convbook.bench --only depthwise --repeats 2")
+    assert results["command"].startswith("python -m convbook.lab.bench --only depthwise --repeats 2")
 
 
 def test_the_other_path_is_timed_on_3x3_cases_only(tmp_path):
@@ -119,14 +119,14 @@ def test_run_suite_rejects_unknown_allocator():
 
 
 def test_first_touch_cost_measures_both_buffers():
-    from convbook import machine
+    from convbook.lab import machine
 
     cost = machine.first_touch_cost(mbytes=1, repeats=2)
     assert cost["mbytes"] == 1 and cost["reused_ms"] > 0 and cost["fresh_ms"] > 0
 
 
 def test_stored_references_are_valid():
-    from convbook.experiments import BENCHMARKS_DIR
+    from convbook.lab.experiments import BENCHMARKS_DIR
 
     files = glob.glob(os.path.join(BENCHMARKS_DIR, "*.json"))
     assert files, "convbook/reference/benchmarks/ should hold at least one reference result"
@@ -135,7 +135,7 @@ def test_stored_references_are_valid():
         assert not results["settings"]["quick"], f"{path} must come from the full suite"
         assert set(results["settings"]["cases"]) == set(bench.CASES)
         assert results["settings"]["allocator"].startswith("steady"), f"{path}: time in the steady state"
-        assert results["command"].startswith("python -m convbook.bench"), f"{path}: names its command"
+        assert results["command"].startswith("python -m convbook.lab.bench"), f"{path}: names its command"
 
 
 def test_time_calls_alternates_blocks():

@@ -1,4 +1,4 @@
-"""The torch blocks of the 1x1 chapter (convbook.blocks): the small CNN of the model zoo, SqueezeNet's fire module,
+"""The torch blocks of the 1x1 chapter (convbook.nets.blocks): the small CNN of the model zoo, SqueezeNet's fire module,
 ShuffleNet's unit and GoogLeNet's inception (3b)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from convbook import profile
-from convbook.blocks import (
+from convbook.nets.blocks import (
     INCEPTION_3B,
     SQUEEZENET_FIRES,
     FireModule,
@@ -17,9 +17,9 @@ from convbook.blocks import (
     SmallCNN,
     inception_3b,
 )
-from convbook.models import small_cnn
+from convbook.nets.models import small_cnn
+from convbook.nets.training import count_params
 from convbook.pointwise import channel_shuffle
-from convbook.training import count_params
 
 
 def _weights(model: nn.Module) -> int:
@@ -30,7 +30,7 @@ def _weights(model: nn.Module) -> int:
 
 
 def test_small_cnn_is_the_model_zoos_network():
-    """SmallCNN() with no 1x1 units is convbook.models.small_cnn(False): same layers, same initial weights."""
+    """SmallCNN() with no 1x1 units is convbook.nets.models.small_cnn(False): same layers, same initial weights."""
     torch.manual_seed(3)
     ours = SmallCNN()
     torch.manual_seed(3)

@@ -14,10 +14,10 @@ from torch import nn  # noqa: E402
 
 import convbook  # noqa: E402
 from convbook import plotting  # noqa: E402
-from convbook.check import compare  # noqa: E402
-from convbook.datasets import SHAPES, make_shapes  # noqa: E402
-from convbook.profiler import layer_kind, profile  # noqa: E402
-from convbook.torch_bridge import (  # noqa: E402
+from convbook.course.check import compare  # noqa: E402
+from convbook.lab.datasets import SHAPES, make_shapes  # noqa: E402
+from convbook.nets.profiler import layer_kind, profile  # noqa: E402
+from convbook.nets.torch_bridge import (  # noqa: E402
     compare_with_torch,
     device_name,
     exact_mode,
@@ -56,7 +56,7 @@ def test_round_trip_and_errors():
 
 
 def test_exact_mode_is_ieee_float32_and_restores_the_setting():
-    from convbook.torch_bridge import current_float32_precision, float32_precision
+    from convbook.nets.torch_bridge import current_float32_precision, float32_precision
 
     before = current_float32_precision()
     with exact_mode():
@@ -179,7 +179,7 @@ def test_make_shapes_is_deterministic_and_validated():
 
 
 def test_training_learns_the_shapes_task():
-    from convbook.training import count_params, train_classifier
+    from convbook.nets.training import count_params, train_classifier
 
     torch.manual_seed(0)
     model = nn.Sequential(
@@ -211,7 +211,7 @@ def test_check_compare_reports_pass_fail_and_exceptions():
 def test_chapter_checks_pass_right_answers_and_fail_wrong_ones():
     from numpy.lib.stride_tricks import sliding_window_view
 
-    from convbook.check import basics, performance
+    from convbook.course.check import basics, performance
 
     assert basics.corr1d(lambda x, k: sliding_window_view(x, len(k)) @ k)
     assert not basics.corr1d(lambda x, k: np.convolve(x, k, mode="valid"))  # flipped: a true convolution

@@ -1,4 +1,4 @@
-"""Chapter 1's timing experiment (convbook.experiments.ch1_timing): inputs, implementations, the timing helpers.
+"""Chapter 1's timing experiment (convbook.lab.experiments.ch1_timing): inputs, implementations, the timing helpers.
 
 The stored reference itself is checked by tests/test_experiments.py; these tests pin the code that makes it and
 that the chapter's live cell calls, including the GPU branch (run here on torch's "meta" device, which computes
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from convbook.experiments import ch1_timing
+from convbook.lab.experiments import ch1_timing
 
 torch = pytest.importorskip("torch")
 

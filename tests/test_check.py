@@ -1,4 +1,4 @@
-"""The exercise self-checks (``convbook.check``): fair, informative, and they never raise.
+"""The exercise self-checks (``convbook.course.check``): fair, informative, and they never raise.
 
 For every check: a right answer passes in float64 and in float32 (and as a torch tensor that requires
 grad); each typical wrong answer fails with feedback that names the mistake; a stub that raises
@@ -21,9 +21,9 @@ import convbook
 from conftest import student_causal_conv1d as causal_conv1d
 from conftest import student_coverage as coverage
 from conftest import student_dilate_kernel as dilate_kernel
-from convbook import check as check_api
-from convbook.check import _reference as ref
-from convbook.check import basics, dilated, notation, performance, pointwise, separable
+from convbook.course import check as check_api
+from convbook.course.check import _reference as ref
+from convbook.course.check import basics, dilated, notation, performance, pointwise, separable
 
 # --------------------------------------------------------------------------- right answers, written here
 

@@ -144,5 +144,5 @@ def test_public_api_resolves():
 
 
 def test_profile_is_reachable_from_the_package():
-    assert convbook.profile is __import__("convbook.profiler", fromlist=["profile"]).profile
+    assert convbook.profile is __import__("convbook.nets.profiler", fromlist=["profile"]).profile
     assert torch is not None

@@ -18,7 +18,7 @@ from conftest import (
     torch_forward,
 )
 from convbook import conv1d_naive, conv2d, conv2d_naive, receptive_field
-from convbook.check import dilated as check
+from convbook.course.check import dilated as check
 from convbook.dilated import (
     causal_conv1d,
     conv_macs,

@@ -235,7 +235,7 @@ def test_resnet_layers_reject_bad_input():
 @pytest.mark.parametrize("config_name", ["2-D, 16 ch, 64x64", "1-D, 32 ch, 65536 samples"])
 @pytest.mark.parametrize("d", [1, 3, 8])
 def test_wall_time_implementations_agree(config_name, d):
-    from convbook.experiments import dilated_wall_time as exp
+    from convbook.lab.experiments import dilated_wall_time as exp
 
     config = dict(exp.CONFIGS[config_name], size=24 if "2-D" in config_name else 200, channels=4)
     x, w = exp.make_inputs(config)
@@ -247,7 +247,7 @@ def test_wall_time_implementations_agree(config_name, d):
 
 
 def test_torch_on_device_timing_runs_on_the_cpu():
-    from convbook.experiments import dilated_wall_time as exp
+    from convbook.lab.experiments import dilated_wall_time as exp
 
     config = dict(exp.CONFIGS["2-D, 16 ch, 64x64"], size=16, channels=4)
     out = exp.time_torch_on_device(config, "cpu", dilations=[1, 2], batch=2, repeats=3)
@@ -257,7 +257,7 @@ def test_torch_on_device_timing_runs_on_the_cpu():
 
 
 def test_output_stride_trunk_matches_the_layer_list():
-    from convbook.experiments import dilated_output_stride as exp
+    from convbook.lab.experiments import dilated_output_stride as exp
 
     checks = exp.check_trunk(50, 8, 64)
     assert checks == {"params_match": True, "macs_match": True, "output_size_match": True}

@@ -1,7 +1,7 @@
 """The reference experiments: the framework, every experiment's smoke run, and every stored reference result.
 
 A chapter's checked cells assert its claims on reference results
-(``convbook.experiments.load_reference(NAME)``); these tests make sure that each
+(``convbook.lab.experiments.load_reference(NAME)``); these tests make sure that each
 file a notebook reads exists, parses, carries its provenance and names the
 command that made it, and that each experiment still runs.
 """
@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from convbook import experiments
-from convbook.experiments import __main__ as cli
+from convbook.lab import experiments
+from convbook.lab.experiments import __main__ as cli
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(p for p in (ROOT / "chapters").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
@@ -54,7 +54,7 @@ def test_validate_names_what_is_missing():
         "description": "d",
         "settings": {},
         "results": {},
-        "provenance": {k: "python -m convbook.experiments x" for k in experiments.PROVENANCE_KEYS},
+        "provenance": {k: "python -m convbook.lab.experiments x" for k in experiments.PROVENANCE_KEYS},
     }
     experiments.validate(good)
     with pytest.raises(ValueError, match="missing top-level key 'results'"):
@@ -62,7 +62,7 @@ def test_validate_names_what_is_missing():
     partial = {k: v for k, v in good["provenance"].items() if k != "git_commit"}
     with pytest.raises(ValueError, match=r"provenance lacks \['git_commit'\]"):
         experiments.validate({**good, "provenance": partial})
-    with pytest.raises(ValueError, match="provenance.command must be the 'python -m convbook.experiments"):
+    with pytest.raises(ValueError, match="provenance.command must be the 'python -m convbook.lab.experiments"):
         experiments.validate({**good, "provenance": {**good["provenance"], "command": "make it"}})
     with pytest.raises(ValueError, match="not a convbook-experiment/1 file"):
         experiments.validate({"schema": "other"})
@@ -82,13 +82,13 @@ def test_unknown_experiment_is_a_clear_error(capsys):
 def test_missing_reference_names_its_command(monkeypatch, tmp_path):
     monkeypatch.setattr(experiments, "RESULTS_DIR", tmp_path)
     name = "anything"
-    with pytest.raises(FileNotFoundError, match=f"python -m convbook.experiments {name}"):
+    with pytest.raises(FileNotFoundError, match=f"python -m convbook.lab.experiments {name}"):
         experiments.load_reference(name)
 
 
 def test_there_are_experiments_and_each_is_described():
     names = experiments.available()
-    assert names, "convbook.experiments should hold the book's experiments"
+    assert names, "convbook.lab.experiments should hold the book's experiments"
     for name in names:
         assert experiments.describe(name).strip()
 
@@ -97,7 +97,7 @@ def test_there_are_experiments_and_each_is_described():
 def test_every_experiment_has_a_valid_stored_reference(name):
     data = experiments.load_reference(name)
     assert data["name"] == name
-    assert data["provenance"]["command"] == f"python -m convbook.experiments {name}"
+    assert data["provenance"]["command"] == f"python -m convbook.lab.experiments {name}"
     assert data["provenance"]["machine"]["cpu_model"]
     assert data["provenance"]["versions"]["torch"] and data["provenance"]["versions"]["numpy"]
     seeds = data["settings"].get("seeds")

@@ -1,4 +1,4 @@
-"""The figure check (convbook.figcheck) finds unlabelled axes and overlapping text, and passes good figures."""
+"""The figure check (convbook.plotting.figcheck) finds unlabelled axes and overlapping text, and passes good figures."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from convbook.figcheck import figure_problems, main  # noqa: E402
+from convbook.plotting.figcheck import figure_problems, main  # noqa: E402
 
 
 def test_a_labelled_figure_passes():

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from convbook import profile
-from convbook.models import MOBILENET_V1_BLOCKS, mobilenet_v1, mobilenet_v1_full_conv, separable_block, small_cnn
-from convbook.training import count_params
+from convbook.nets.models import MOBILENET_V1_BLOCKS, mobilenet_v1, mobilenet_v1_full_conv, separable_block, small_cnn
+from convbook.nets.training import count_params
 
 # Our exact counts (convolution and linear layers; batch norm excluded, as in the paper).
 MOBILENET_PARAMS, MOBILENET_MACS = 4_210_088, 568_740_352
@@ -134,7 +134,7 @@ def test_xception_block_is_one_rank_constrained_convolution():
 def test_one_model_zoo_small_cnn_is_blocks_small_cnn():
     """The separable chapter's small_cnn(False) and the 1x1 chapter's SmallCNN() are the same network:
     the same layers, created in the same order, so the same seed gives the same weights."""
-    from convbook.blocks import SmallCNN
+    from convbook.nets.blocks import SmallCNN
 
     torch.manual_seed(3)
     a = small_cnn(False)

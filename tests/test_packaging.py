@@ -41,7 +41,7 @@ def test_reference_data_ships_with_the_package():
     cfg = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
     patterns = cfg["package-data"]["convbook"]
     for folder in ("benchmarks", "results"):
-        assert f"reference/{folder}/*.json" in patterns
+        assert f"lab/reference/{folder}/*.json" in patterns
 
 
 def test_binder_installs_the_cpu_torch_and_the_same_pins():

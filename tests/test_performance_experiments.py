@@ -1,4 +1,4 @@
-"""The performance chapter's reference experiments (convbook.experiments.perf_scaling and perf_pitfalls).
+"""The performance chapter's reference experiments (convbook.lab.experiments.perf_scaling and perf_pitfalls).
 
 The stored references are checked by tests/test_experiments.py; these tests pin the code that makes them and that
 the chapter's live cells call.
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from convbook.costs import conv_cost
-from convbook.experiments import perf_pitfalls, perf_scaling
+from convbook.lab.experiments import perf_pitfalls, perf_scaling
 
 torch = pytest.importorskip("torch")
 

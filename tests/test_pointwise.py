@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convbook import conv2d
-from convbook.check import pointwise as check
+from convbook.course.check import pointwise as check
 from convbook.pointwise import (
     PointwisePCA,
     edge_filter_angles,
@@ -221,7 +221,7 @@ def _conv_weights(model) -> int:
 
 
 def test_block_parameter_counts():
-    from convbook.blocks import BasicBlock, Bottleneck, inception_3a
+    from convbook.nets.blocks import BasicBlock, Bottleneck, inception_3a
 
     assert _conv_weights(Bottleneck(256, 64)) == 256 * 64 + 64 * 64 * 9 + 64 * 256 == 69_632
     assert _conv_weights(BasicBlock(256)) == 2 * 256 * 256 * 9 == 1_179_648
@@ -234,7 +234,7 @@ def test_block_parameter_counts():
 
 def test_blocks_shapes_and_profile():
     from convbook import profile
-    from convbook.blocks import Bottleneck, inception_3a
+    from convbook.nets.blocks import Bottleneck, inception_3a
 
     torch.manual_seed(0)
     x = torch.randn(1, 192, 28, 28)
@@ -257,7 +257,7 @@ def test_blocks_shapes_and_profile():
     ],
 )
 def test_blocks_bad_input(build, error, match):
-    import convbook.blocks as B
+    import convbook.nets.blocks as B
 
     with pytest.raises(error, match=match):
         build(B)

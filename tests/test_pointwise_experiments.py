@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from convbook.experiments import pointwise_cheap_depth as cheap
-from convbook.experiments import pointwise_gemm as gemm
+from convbook.lab.experiments import pointwise_cheap_depth as cheap
+from convbook.lab.experiments import pointwise_gemm as gemm
 
 
 def test_the_matched_control_matches():
@@ -23,7 +23,7 @@ def test_the_matched_control_matches():
 def test_data_is_the_separable_chapters_task():
     (xtr, ytr), (xte, yte) = cheap.data("hard", 20, 10)
     assert xtr.shape == (20, 1, 16, 16) and xte.shape == (10, 1, 16, 16)
-    from convbook.datasets import make_shapes
+    from convbook.lab.datasets import make_shapes
 
     assert np.array_equal(xtr, make_shapes(20, size=16, seed=1, noise=0.5)[0])
 

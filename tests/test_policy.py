@@ -1,4 +1,4 @@
-"""The device and precision policy (convbook.torch_bridge), pinned without a GPU.
+"""The device and precision policy (convbook.nets.torch_bridge), pinned without a GPU.
 
 * A simulated Apple GPU (MPS reported available, CUDA not): float64 never goes
   to MPS in any bridge function, and the results say where they ran. On this
@@ -24,8 +24,9 @@ import pytest
 import torch
 
 import convbook
-from convbook import machine, timing, torch_bridge
-from convbook.torch_bridge import (
+from convbook.lab import machine, timing
+from convbook.nets import torch_bridge
+from convbook.nets.torch_bridge import (
     compare_with_torch,
     current_float32_precision,
     device_for,
@@ -104,7 +105,7 @@ def test_checks_work_after_a_program_used_the_new_api():
         """
         import numpy as np, torch
         torch.backends.cuda.matmul.fp32_precision = "tf32"
-        from convbook.torch_bridge import compare_with_torch, precision_label
+        from convbook.nets.torch_bridge import compare_with_torch, precision_label
         rng = np.random.default_rng(0)
         r = compare_with_torch("conv2d", rng.standard_normal((1, 2, 6, 6)), rng.standard_normal((2, 2, 3, 3)))
         assert r.ok
@@ -122,7 +123,7 @@ def test_precision_context_with_the_legacy_flags():
     code = textwrap.dedent(
         """
         import torch
-        from convbook import torch_bridge
+        from convbook.nets import torch_bridge
         torch_bridge._new_precision_api = lambda: False
         torch.backends.cudnn.allow_tf32 = True
         torch.backends.cuda.matmul.allow_tf32 = False
@@ -154,7 +155,7 @@ def test_precision_label(monkeypatch):
 
 
 def test_deterministic_training_context_restores_state():
-    from convbook.training import deterministic
+    from convbook.nets.training import deterministic
 
     before = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic)
     with deterministic(seed=3):
@@ -168,9 +169,9 @@ def test_deterministic_training_context_restores_state():
 
 
 def test_training_is_repeatable_on_the_cpu():
-    from convbook.datasets import make_shapes
-    from convbook.models import small_cnn
-    from convbook.training import deterministic, train_classifier
+    from convbook.lab.datasets import make_shapes
+    from convbook.nets.models import small_cnn
+    from convbook.nets.training import deterministic, train_classifier
 
     train, test = make_shapes(128, size=16, seed=0), make_shapes(64, size=16, seed=1)
     runs = []
@@ -185,7 +186,7 @@ def test_training_is_repeatable_on_the_cpu():
 
 
 def test_train_classifier_rejects_bad_settings():
-    from convbook.training import train_classifier
+    from convbook.nets.training import train_classifier
 
     data = (np.zeros((4, 1, 16, 16), np.float32), np.zeros(4, np.int64))
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(256, 2))
@@ -199,7 +200,7 @@ def test_load_average_without_getloadavg(monkeypatch):
     """Windows has no os.getloadavg: the benchmark records None and still prints its table."""
     monkeypatch.delattr(os, "getloadavg")
     assert machine.load_average() is None
-    from convbook import bench
+    from convbook.lab import bench
 
     results = bench.run_suite(["pointwise"], repeats=1, warmup=0, quick=True, naive=False, progress=False)
     assert results["load_average"] == {"before": None, "after": None}

@@ -1,4 +1,4 @@
-"""convbook.segmentation: the dilated chapter's segmentation networks, ASPP, the context module, the measurements."""
+"""convbook.nets.segmentation: the dilated chapter's segmentation networks, ASPP, the context module, the measurements."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from convbook import receptive_field
-from convbook.segmentation import (
+from convbook.nets.segmentation import (
     ASPP,
     aspp_net,
     blind_pixels,
@@ -24,7 +24,7 @@ from convbook.segmentation import (
     strided_segmentation_net,
     valid_taps,
 )
-from convbook.training import count_params
+from convbook.nets.training import count_params
 
 
 def _field_by_gradient(net, size=41) -> tuple[int, int]:

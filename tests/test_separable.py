@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from conftest import TOL, assert_close, torch_forward
 from convbook import conv2d, conv2d_naive, separable_cost
-from convbook.check import separable as check
+from convbook.course.check import separable as check
 from convbook.pointwise import pointwise_conv2d
 from convbook.separable import (
     depthwise_conv2d,

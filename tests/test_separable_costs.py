@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from convbook import conv_cost, profile
-from convbook.models import InvertedResidual, mobilenet_v1, mobilenet_v1_full_conv
+from convbook.nets.models import InvertedResidual, mobilenet_v1, mobilenet_v1_full_conv
 from convbook.separable import (
     MOBILENET_V1_BLOCKS,
     conv_intensity,
@@ -149,9 +149,9 @@ def test_bad_arguments(call, error, match):
 
 
 def test_the_table_is_the_one_models_builds():
-    import convbook.models
+    import convbook.nets.models
 
-    assert convbook.models.MOBILENET_V1_BLOCKS is MOBILENET_V1_BLOCKS
+    assert convbook.nets.models.MOBILENET_V1_BLOCKS is MOBILENET_V1_BLOCKS
     assert MOBILENET_V1_BLOCKS[-1] == (1024, 1) and MOBILENET_V1_BLOCKS[-2] == (1024, 2)
 
 
@@ -159,16 +159,16 @@ def test_the_table_is_the_one_models_builds():
 
 
 def test_matched_parameter_control():
-    from convbook.experiments.separable_accuracy import matched_channels
-    from convbook.models import small_cnn
-    from convbook.training import count_params
+    from convbook.lab.experiments.separable_accuracy import matched_channels
+    from convbook.nets.models import small_cnn
+    from convbook.nets.training import count_params
 
     assert matched_channels() == (16, 16, 8)
     assert count_params(small_cnn(False, channels=(16, 16, 8))) == count_params(small_cnn(True)) == 3716
 
 
 def test_layer_flops_of_the_timing_experiment():
-    from convbook.experiments.separable_timing import layer_flops
+    from convbook.lab.experiments.separable_timing import layer_flops
 
     std, sep = layer_flops("standard", 128), layer_flops("separable", 128)
     dw, pw = layer_flops("depthwise", 128), layer_flops("pointwise", 128)
@@ -177,7 +177,7 @@ def test_layer_flops_of_the_timing_experiment():
 
 
 def test_parse_onednn_log():
-    from convbook.experiments.separable_timing import parse_onednn_log
+    from convbook.lab.experiments.separable_timing import parse_onednn_log
 
     log = "\n".join(
         [
@@ -205,7 +205,7 @@ def test_parse_onednn_log():
 
 
 def test_welch_interval():
-    from convbook.experiments.separable_accuracy import welch
+    from convbook.lab.experiments.separable_accuracy import welch
 
     w = welch([0.8, 0.82, 0.84, 0.86, 0.88], [0.7, 0.72, 0.74, 0.76, 0.78])
     assert w["diff"] == pytest.approx(0.1)

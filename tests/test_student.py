@@ -205,7 +205,7 @@ def test_handout_can_be_installed_and_read(handout):
     # the handout's own library is what `import convbook` finds (as in a clone of a class repository)
     env = {**os.environ, "PYTHONPATH": str(out / "lib")}
     found = subprocess.run(
-        [sys.executable, "-c", "import convbook, convbook.check.dilated; print(convbook.__file__)"],
+        [sys.executable, "-c", "import convbook, convbook.course.check.dilated; print(convbook.__file__)"],
         cwd=out.parent,
         env=env,
         capture_output=True,

@@ -1,4 +1,4 @@
-"""convbook.wavenet: causal layers, the next-sample predictors and baselines, WaveNet and its two generators."""
+"""convbook.nets.wavenet: causal layers, the next-sample predictors and baselines, WaveNet and its two generators."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from convbook import causal_conv1d, receptive_field
-from convbook.wavenet import (
+from convbook.nets.wavenet import (
     CausalConv1d,
     WaveNet,
     causal_stack,
@@ -194,7 +194,7 @@ def test_same_seed_same_samples_other_seed_other_samples():
 
 
 def test_sampling_never_asks_mps_for_float64():
-    from convbook.wavenet import _sample_dtype
+    from convbook.nets.wavenet import _sample_dtype
 
     assert _sample_dtype(torch.device("cpu")) == torch.float64
     assert _sample_dtype(torch.device("mps")) == torch.float32  # MPS has no float64: both generators use float32 there

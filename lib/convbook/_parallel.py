@@ -6,7 +6,7 @@ the GIL, so blocks of independent work (images, channel blocks) can run on
 several Python threads at once. This is used by the depthwise paths, which are
 elementwise. The pool is created on first use (nothing happens on import).
 
-``set_num_threads(n)`` fixes the number of threads (``convbook.bench`` sets it
+``set_num_threads(n)`` fixes the number of threads (``convbook.lab.bench`` sets it
 to the same count as torch's and BLAS's); by default it is the number of cores
 this process may use.
 """

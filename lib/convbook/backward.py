@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._args import ConvArgs, check_float_array, pad_input, parse_conv_args
-from ._parallel import run_blocks
-from .conv import _chunk, _flat_layout
+from convbook._args import ConvArgs, check_float_array, pad_input, parse_conv_args
+from convbook._parallel import run_blocks
+from convbook.conv import _chunk, _flat_layout
 
 
 def _grad_flat(g: np.ndarray, Wq: int) -> np.ndarray:

@@ -18,7 +18,7 @@ Three implementations share one signature:
 * ``conv2d``: the default. It picks a fast path when one applies (see
   ``_forward``) and otherwise falls back on ``conv2d_im2col``.
 
-The fast paths (performance chapter, ``python -m convbook.bench``) share one
+The fast paths (performance chapter, ``python -m convbook.lab.bench``) share one
 idea, the *flat layout* (``_flat_layout``): pad each image once and flatten
 each channel, so that at stride 1 every kernel tap reads the same array at a
 constant offset. A tap over all output pixels is then a strided *view*: one
@@ -37,9 +37,9 @@ from contextlib import contextmanager
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._args import ConvArgs, pad_input, parse_conv_args
-from ._parallel import run_blocks
-from .winograd import tile_waste, winograd_forward
+from convbook._args import ConvArgs, pad_input, parse_conv_args
+from convbook._parallel import run_blocks
+from convbook.winograd import tile_waste, winograd_forward
 
 # --------------------------------------------------------------------------- naive
 

@@ -46,8 +46,8 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from ._args import ConvArgs, as_tuple, check_float_array, pad_input, parse_conv_args, positive_int
-from .costs import conv_cost
+from convbook._args import ConvArgs, as_tuple, check_float_array, pad_input, parse_conv_args, positive_int
+from convbook.costs import conv_cost
 
 __all__ = [
     "causal_conv1d",
@@ -125,7 +125,7 @@ def dilated_conv2d_zeros(x, weight, bias=None, stride=1, padding=0, dilation=1, 
     ndarray, shape (N, C_out, H_out, W_out)
         ``H_out = (H + p_top + p_bottom - dH (kH - 1) - 1) // sH + 1``, likewise ``W_out``.
     """
-    from .conv import _forward
+    from convbook.conv import _forward
 
     a = parse_conv_args(x, weight, bias, stride, padding, dilation, groups, nd=2, fname="dilated_conv2d_zeros")
     wd = dilate_kernel(a.weight, a.dilation)  # (C_out, C_in/g, dH(kH-1)+1, dW(kW-1)+1)
@@ -746,7 +746,7 @@ def resnet_layers(depth: int = 50, output_stride: int = 32, input_size: int = 22
         biases, no batch-norm; 0 for the pooling layer). The fully connected
         classifier is not part of the trunk.
     """
-    from .shapes import conv_output_size
+    from convbook.shapes import conv_output_size
 
     fname = "resnet_layers"
     if isinstance(depth, bool) or depth not in _RESNET_BLOCKS:
@@ -822,7 +822,7 @@ def resnet_summary(layers) -> dict:
         last map's side; ``receptive_field``: along one dimension, in input
         pixels, through the main path (the deepest path; shortcuts are shorter).
     """
-    from .shapes import receptive_field
+    from convbook.shapes import receptive_field
 
     if not isinstance(layers, (list, tuple)) or not layers or not all(isinstance(L, dict) for L in layers):
         raise TypeError("resnet_summary: layers must be the list of dicts that resnet_layers returns")

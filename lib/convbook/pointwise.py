@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._args import check_float_array, positive_int
+from convbook._args import check_float_array, positive_int
 
 
 def _check_pointwise(x, weight, bias, fname: str, groups: int = 1):
@@ -409,7 +409,7 @@ def show_pointwise(ax, c_in: int = 4, c_out: int = 3, size: int = 4, pixel=(1, 2
     """
     from matplotlib.patches import FancyArrowPatch, Rectangle
 
-    from .plotting import OUT_COLOR, TAP_COLOR
+    from convbook.plotting import OUT_COLOR, TAP_COLOR
 
     fname = "show_pointwise"
     c_in = positive_int(c_in, "c_in", fname)

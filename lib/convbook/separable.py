@@ -22,7 +22,7 @@ Costs and architectures, without torch:
 
 * :data:`MOBILENET_V1_BLOCKS` and :func:`mobilenet_v1_costs`: MobileNet v1's
   table and every layer's weights and multiply-adds for any width multiplier
-  ``alpha`` and input resolution (the network ``convbook.models.mobilenet_v1``
+  ``alpha`` and input resolution (the network ``convbook.nets.models.mobilenet_v1``
   builds); :func:`cost_shares` gives each layer kind's share.
 * :func:`inverted_residual_cost`: MobileNetV2's expand - depthwise - project
   block, and :func:`mobilenet_v2_costs` the whole network (its Table 2);
@@ -35,9 +35,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._args import check_float_array, pad_input, parse_conv_args, positive_int
-from .conv import _forward, conv2d
-from .pointwise import pointwise_conv2d
+from convbook._args import check_float_array, pad_input, parse_conv_args, positive_int
+from convbook.conv import _forward, conv2d
+from convbook.pointwise import pointwise_conv2d
 
 
 def _parse_depthwise(x, weight, bias, stride, padding, dilation, fname: str):
@@ -318,7 +318,7 @@ def mobilenet_v1_costs(
 ) -> list[dict]:
     """Weights and multiply-adds of every layer of MobileNet v1, from its architecture table alone.
 
-    The same network as ``convbook.models.mobilenet_v1`` (``full_conv=True``:
+    The same network as ``convbook.nets.models.mobilenet_v1`` (``full_conv=True``:
     ``mobilenet_v1_full_conv``), counted with :func:`convbook.costs.conv_cost`
     instead of a forward pass, so it needs no torch and takes microseconds.
     The width multiplier ``alpha`` scales every layer's channels to
@@ -346,8 +346,8 @@ def mobilenet_v1_costs(
         Output side of a 3x3 layer with padding 1 and stride ``s``:
         ``(size + 2 - 3) // s + 1``.
     """
-    from .costs import conv_cost
-    from .shapes import conv_output_size
+    from convbook.costs import conv_cost
+    from convbook.shapes import conv_output_size
 
     fname = "mobilenet_v1_costs"
     alpha = _check_multiplier(width_multiplier, "width_multiplier", fname, 4.0)
@@ -443,8 +443,8 @@ def inverted_residual_cost(
         Per image: ``total.macs = size^2 t c_in^2 + out^2 t c_in (k^2 + c_out)``
         (the first term only when ``t > 1``).
     """
-    from .costs import LayerCost, conv_cost
-    from .shapes import conv_output_size
+    from convbook.costs import LayerCost, conv_cost
+    from convbook.shapes import conv_output_size
 
     fname = "inverted_residual_cost"
     c_in, c_out = positive_int(c_in, "c_in", fname), positive_int(c_out, "c_out", fname)
@@ -497,8 +497,8 @@ def mobilenet_v2_costs(resolution: int = 224, num_classes: int = 1000) -> list[d
     list of dict
         ``name``, ``kind`` (as :func:`convbook.profile` names it), ``params``, ``macs`` per image.
     """
-    from .costs import conv_cost
-    from .shapes import conv_output_size
+    from convbook.costs import conv_cost
+    from convbook.shapes import conv_output_size
 
     fname = "mobilenet_v2_costs"
     resolution = positive_int(resolution, "resolution", fname, minimum=32)
@@ -594,7 +594,7 @@ def conv_intensity(
     dict
         ``macs``, ``flops`` (``2 macs``), ``bytes`` and ``intensity`` (FLOPs per byte).
     """
-    from .costs import conv_cost
+    from convbook.costs import conv_cost
 
     fname = "conv_intensity"
     for name, v in (("c_in", c_in), ("c_out", c_out), ("kernel_size", kernel_size), ("size", size)):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from numbers import Integral
 
-from ._args import positive_int
+from convbook._args import positive_int
 
 
 def effective_kernel_size(kernel_size: int, dilation: int = 1) -> int:

@@ -53,7 +53,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ._args import parse_conv_args
+from convbook._args import parse_conv_args
 
 M_OUT, N_IN = 4, 6  # output tile 4x4, input tile 6x6 (= 4 + 3 - 1)
 

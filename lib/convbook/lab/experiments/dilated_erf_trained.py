@@ -1,0 +1,113 @@
+"""The effective receptive field of trained segmentation networks (dilated/03).
+
+Luo et al. (2016) measure a network's *effective* receptive field by the
+gradient of one output pixel with respect to the input: it is zero outside the
+theoretical field, and its mass concentrates towards the centre. dilated/03
+first shows this on an untrained linear stack with positive weights; this
+experiment measures it on the chapter's trained segmentation networks
+(``dilated_segmentation``'s ``plain`` (field 9x9), ``dilated`` and
+``plain_deep`` (both 17x17)), at PyTorch's default initialisation and after
+training (20 epochs, exactly as in ``dilated_segmentation``; same seeds, so the
+same networks), from each of five seeds.
+
+For each network: the mean absolute gradient of the centre output pixel's
+class scores with respect to the 256 test images
+(``convbook.nets.segmentation.effective_receptive_field``, eval mode), the share
+of its total in centred squares of side 1, 3, ..., 23
+(``centred_mass``), and the sides that hold 50 %, 90 % and 99 % of it
+(``erf_extent``). A uniform spread over the theoretical field of side ``r``
+would put ``(s / r)^2`` of the total in the centred square of side ``s``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from convbook.lab.experiments import summary
+from convbook.lab.experiments._dilated_seg_common import DATA, FIELDS, MODELS, QUICK_TRAIN, SEEDS, THREADS, TRAIN, data
+from convbook.lab.experiments.dilated_segmentation import train_one
+
+DESCRIPTION = (
+    "dilated/03: gradient-based effective receptive field of the plain, dilated and deep plain segmentation "
+    "networks of dilated/07, at initialisation and trained, 5 seeds; mass in centred squares, 50/90/99 % extents"
+)
+
+ERF_MODELS = ("plain", "dilated", "plain_deep")
+FRACTIONS = (0.5, 0.9, 0.99)
+
+
+def uniform_extent(field: int, fraction: float) -> int:
+    """The odd side of the smallest centred square holding ``fraction`` of a uniform spread over ``field x field``."""
+    return next(s for s in range(1, field + 1, 2) if (s / field) ** 2 >= fraction - 1e-12)
+
+
+def measure(net, images: np.ndarray, field: int) -> tuple[dict, np.ndarray]:
+    """Extents, centred-mass curve and the normalised map of ``net``'s effective field on ``images``."""
+    from convbook.lab.timing import fixed_threads
+    from convbook.nets.segmentation import centred_mass, effective_receptive_field, erf_extent
+
+    with fixed_threads(THREADS):
+        erf = effective_receptive_field(net, images)  # (H, W)
+    mass = centred_mass(erf)
+    return {
+        "extent": {f"{f:g}": erf_extent(erf, f) for f in FRACTIONS},
+        "centred_mass": mass.tolist(),
+        "inside_theoretical_field": float(mass[field // 2]),
+    }, erf / erf.sum()
+
+
+def run(quick: bool = False) -> dict:
+    from convbook.nets.training import deterministic
+
+    seeds = SEEDS[:2] if quick else SEEDS
+    settings = QUICK_TRAIN if quick else TRAIN
+    models = ERF_MODELS[:2] if quick else ERF_MODELS
+    d = data(quick)
+    images = d["x_test"]
+    runs, maps = [], {}
+    for name in models:
+        field = FIELDS[name]
+        for seed in seeds:
+            with deterministic(seed):
+                fresh = MODELS[name][0]()
+            at_init, map_init = measure(fresh, images, field)
+            net, trained_run = train_one(name, seed, d, settings)
+            trained, map_trained = measure(net, images, field)
+            runs.append(
+                {
+                    "model": name,
+                    "seed": seed,
+                    "field": field,
+                    "init": at_init,
+                    "trained": trained,
+                    "test_pixel_accuracy": trained_run["test"]["pixel_accuracy"],
+                }
+            )
+            for state, m in (("init", map_init), ("trained", map_trained)):
+                maps.setdefault(name, {}).setdefault(state, []).append(m)
+    results = {"runs": runs, "summary": {}, "mean_maps": {}, "uniform": {}}
+    for name in models:
+        field = FIELDS[name]
+        mine = [r for r in runs if r["model"] == name]
+        results["uniform"][name] = {f"{f:g}": uniform_extent(field, f) for f in FRACTIONS}
+        results["summary"][name] = {"field": field}
+        for state in ("init", "trained"):
+            results["summary"][name][state] = {
+                **{f"extent_{f:g}": summary([r[state]["extent"][f"{f:g}"] for r in mine]) for f in FRACTIONS},
+                "centred_mass_mean": np.mean([r[state]["centred_mass"] for r in mine], axis=0).tolist(),
+                "min_inside_theoretical_field": min(r[state]["inside_theoretical_field"] for r in mine),
+            }
+            results["mean_maps"].setdefault(name, {})[state] = np.round(np.mean(maps[name][state], axis=0), 6).tolist()
+    return {
+        "settings": {
+            "seeds": list(seeds),
+            "data": DATA,
+            "training": settings,
+            "models": {name: MODELS[name][1] for name in models},
+            "fractions": list(FRACTIONS),
+            "measured_on": "the test images; gradient of the summed class scores at pixel (12, 12), eval mode",
+            "threads": THREADS,
+            "device": "cpu",
+        },
+        "results": results,
+    }

@@ -1,0 +1,145 @@
+"""How far are trained kernels from separable ones? (separable/03)
+
+Section 3 fits the best depthwise-separable pair (``convbook.separable.fit_separable``,
+one truncated SVD per input channel) to a random kernel. Random kernels are the
+worst case: their ``C_out x k^2`` slices have singular values of similar size.
+This experiment fits the kernels of *trained* networks: the book's standard
+small CNN (``convbook.nets.models.small_cnn(False)``: 3x3 layers 1 -> 16, 16 -> 32
+and 32 -> 64 channels, each followed by batch norm and a ReLU), trained on the
+shapes task with the protocol of ``separable_accuracy`` ("converged": Adam,
+3e-3, batches of 64, 30 epochs with a cosine schedule, one CPU thread,
+deterministic), from every seed in ``SEEDS`` and on both tasks.
+
+For every 3x3 layer it records the relative error ``||W - W_fit|| / ||W||`` of
+the best fit with depth multiplier ``K = 1 .. 9``:
+
+* at initialisation (torch's default, Kaiming-uniform: independent entries);
+* after training, for the raw kernel ``W`` and for the kernel with its batch
+  norm folded in, ``W[o] * gamma[o] / sqrt(var[o] + eps)`` (the linear map the
+  layer applies before its ReLU at inference; batch norm rescales each output
+  channel, which the fit's Frobenius norm weighs);
+* for Gaussian random kernels of the same shape (``RANDOM_SEEDS``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from convbook.lab.experiments import summary
+from convbook.lab.experiments._shapes import BATCH, LR, TASKS, data, map_runs, workers
+from convbook.lab.experiments.separable_accuracy import PROTOCOLS
+
+DESCRIPTION = (
+    "separable/03: best separable fit (K = 1..9) of the 3x3 kernels of the small standard CNN at initialisation "
+    "and after training to convergence on both shapes tasks (5 seeds), raw and with batch norm folded in"
+)
+
+SEEDS = (0, 1, 2, 3, 4)
+RANDOM_SEEDS = tuple(range(100, 110))
+MULTIPLIERS = tuple(range(1, 10))
+LAYERS = ("stem", "block1", "block2")  # model[0][0], model[0][1], model[0][2] of small_cnn(False)
+
+
+def kernels(model) -> dict:
+    """The 3x3 kernels of ``small_cnn(False)``: ``{layer: (raw, folded)}`` as float64 arrays (C_out, C_in, 3, 3)."""
+    out = {}
+    for name, unit in zip(LAYERS, model[0]):
+        conv, bn = unit[0], unit[1]
+        w = conv.weight.detach().double().cpu().numpy()  # (C_out, C_in, 3, 3)
+        scale = (bn.weight / (bn.running_var + bn.eps).sqrt()).detach().double().cpu().numpy()  # (C_out,)
+        out[name] = (w, w * scale[:, None, None, None])
+    return out
+
+
+def fit_errors(w: np.ndarray) -> list[float]:
+    """Relative error of the best separable fit of ``w`` for every depth multiplier in ``MULTIPLIERS``."""
+    from convbook.separable import relative_fit_error
+
+    return [relative_fit_error(w, depth_multiplier=k) for k in MULTIPLIERS]
+
+
+def train_and_fit(task: str, seed: int, epochs: int | None = None, n_train: int | None = None) -> dict:
+    """Train ``small_cnn(False)`` from ``seed`` on ``task`` as the reference does; fit its kernels before and after."""
+    import torch
+
+    from convbook.lab.timing import fixed_threads
+    from convbook.nets.models import small_cnn
+    from convbook.nets.training import deterministic, train_classifier
+
+    p = PROTOCOLS["converged"]
+    epochs = p["epochs"] if epochs is None else epochs
+    train, test = data(task) if n_train is None else data(task, n_train, max(32, n_train // 2))
+    with fixed_threads(1):
+        with deterministic(seed):
+            model = small_cnn(False)
+        before = {name: fit_errors(raw) for name, (raw, _) in kernels(model).items()}
+        r = train_classifier(
+            model, train, test, epochs=epochs, batch_size=BATCH, lr=LR, seed=seed, device=torch.device("cpu"),
+            schedule=p["schedule"],
+        )  # fmt: skip
+    after = kernels(model)
+    return {
+        "task": task,
+        "seed": seed,
+        "train_accuracy": r.train_accuracy,
+        "test_accuracy": r.test_accuracy,
+        "init": before,
+        "trained": {name: fit_errors(raw) for name, (raw, _) in after.items()},
+        "trained_folded": {name: fit_errors(folded) for name, (_, folded) in after.items()},
+    }
+
+
+def _job(args):
+    return train_and_fit(*args)
+
+
+def random_errors(shapes: dict, seeds=RANDOM_SEEDS) -> dict:
+    """Fit errors of Gaussian random kernels of each layer's shape: ``{layer: [[K=1..9] per seed]}``."""
+    return {
+        name: [fit_errors(np.random.default_rng(s).standard_normal(shape)) for s in seeds]
+        for name, shape in shapes.items()
+    }
+
+
+def run(quick: bool = False) -> dict:
+    from convbook.nets.models import small_cnn
+
+    seeds = SEEDS[:2] if quick else SEEDS
+    tasks = ("hard",) if quick else tuple(TASKS)
+    epochs, n_train = (1, 96) if quick else (PROTOCOLS["converged"]["epochs"], None)
+    jobs = [(t, s, epochs, n_train) for t in tasks for s in seeds]
+    n_workers = workers(quick)
+    runs = list(map_runs(_job, jobs, n_workers))
+    shapes = {name: tuple(unit[0].weight.shape) for name, unit in zip(LAYERS, small_cnn(False)[0])}
+    rand = random_errors(shapes, RANDOM_SEEDS[:2] if quick else RANDOM_SEEDS)
+    results = {"runs": runs, "random": rand, "shapes": {k: list(v) for k, v in shapes.items()}, "summary": {}}
+    for name in LAYERS:
+        row = {"random": summary([e[0] for e in rand[name]])}
+        row["random_by_K"] = np.mean(rand[name], axis=0).tolist()
+        for task in tasks:
+            rs = [r for r in runs if r["task"] == task]
+            for state in ("init", "trained", "trained_folded"):
+                row[f"{task}/{state}"] = summary([r[state][name][0] for r in rs])  # K = 1
+                row[f"{task}/{state}_by_K"] = np.mean([r[state][name] for r in rs], axis=0).tolist()
+        results["summary"][name] = row
+    results["accuracy"] = {
+        task: {
+            "train": summary([r["train_accuracy"] for r in runs if r["task"] == task]),
+            "test": summary([r["test_accuracy"] for r in runs if r["task"] == task]),
+        }
+        for task in tasks
+    }
+    settings = {
+        "model": "small_cnn(False)",
+        "layers": {name: list(shapes[name]) for name in LAYERS},
+        "tasks": {t: {"noise": TASKS[t]} for t in tasks},
+        "protocol": {**PROTOCOLS["converged"], "epochs": epochs, "optimizer": "Adam", "lr": LR, "batch_size": BATCH},
+        "n_train": n_train or "as separable_accuracy",
+        "multipliers": list(MULTIPLIERS),
+        "random_seeds": list(RANDOM_SEEDS[:2] if quick else RANDOM_SEEDS),
+        "device": "cpu",
+        "threads_per_run": 1,
+        "parallel_runs": n_workers,
+        "seeds": list(seeds),
+    }
+    return {"settings": settings, "results": results}
