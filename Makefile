@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 NB_DIRS := chapters
 XDIST  ?= -n 2
 
-.PHONY: help setup test test-lib test-notebooks lint build book lab serve bench experiments clean
+.PHONY: help setup test test-lib test-fast test-notebooks lint build book lab serve bench experiments clean
 
 help:
 	@echo "make book   - set up .venv and build the site into _build/html"
@@ -39,8 +39,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check lib tests chapters
 	$(BIN)/ruff format --check lib tests chapters
 
+# Every library test, the slow end-to-end ones included.
 test-lib: $(STAMP)
 	$(BIN)/python -m pytest $(XDIST) -q tests
+
+# The quick loop while editing: the library tests without the ones marked slow (pyproject.toml's markers).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest $(XDIST) -q -m "not slow" tests
 
 # Notebooks that time code live run alone, after the others, so that no other notebook competes with their
 # timings for the cores (tests/test_notebooks.py checks that every notebook that times code is listed here).
@@ -64,7 +69,7 @@ test-notebooks: $(STAMP)
 	$(BIN)/python -m convbook.plotting.figcheck $(FIG_REPORT)
 
 build: $(STAMP)
-	$(BIN)/python scripts/build_book.py
+	$(BIN)/python -m convbook.course build
 
 book: build
 	@echo "Site built: _build/html/index.html"
@@ -78,13 +83,17 @@ serve: $(STAMP)
 	@test -f _build/html/index.html || $(MAKE) build
 	$(BIN)/python -m http.server --directory _build/html 8000
 
+# The benchmark on this machine, written to _build/bench/ (the stored references: make experiments).
 bench: $(STAMP)
-	$(BIN)/python -m convbook.lab.bench
+	mkdir -p _build/bench
+	$(BIN)/python -m convbook.lab.experiments bench --out _build/bench/bench.json
 
-# The reference experiments behind the book's measured claims (convbook/reference/results/*.json).
+# The reference experiments behind the book's measured claims (convbook/lab/reference/results/*.json),
+# the benchmark's 1-thread variant included.
 # Slow: training to convergence over 5+ seeds; run on a quiet machine. One of them: python -m convbook.lab.experiments NAME
 experiments: $(STAMP)
 	$(BIN)/python -m convbook.lab.experiments all
+	$(BIN)/python -m convbook.lab.experiments bench --threads 1
 
 clean:
 	rm -rf _build
@@ -95,37 +104,37 @@ CHROMIUM ?= /usr/bin/chromium
 .PHONY: student test-site student-site test-student-site assignments grade
 
 student: $(STAMP)
-	$(BIN)/python scripts/make_student.py --out _build/student
+	$(BIN)/python -m convbook.course handout --out _build/student
 
 # The student website (no solution in its pages or sources) in _build/student-book/_build/html.
 # CLASS_REPO=https://github.com/ORG/REPO points its repository, Colab and Binder buttons at the class repository.
 CLASS_REPO ?=
 student-site: $(STAMP)
-	$(BIN)/python scripts/make_student_site.py $(if $(CLASS_REPO),--repository $(CLASS_REPO))
+	$(BIN)/python -m convbook.course student-site $(if $(CLASS_REPO),--repository $(CLASS_REPO))
 
 test-student-site: student-site
 	@test -x $(CHROMIUM) || { echo "make test-student-site: $(CHROMIUM) not found; install it with: sudo apt-get update && sudo apt-get install -y chromium" >&2; exit 1; }
-	$(BIN)/python scripts/check_site.py --student --site _build/student-book/_build/html --chromium $(CHROMIUM) $(if $(CLASS_REPO),--repository $(CLASS_REPO))
+	$(BIN)/python -m convbook.course check-site --student --site _build/student-book/_build/html --chromium $(CHROMIUM) $(if $(CLASS_REPO),--repository $(CLASS_REPO))
 
 # nbgrader assignments made from the book's notebooks: _build/course (release/ is what students get).
 assignments: $(STAMP)
-	$(BIN)/python scripts/make_assignments.py --course _build/course
+	$(BIN)/python -m convbook.course assignments --course _build/course
 
 # Grade one assignment: make grade ASSIGNMENT=a2-dilated SUBMISSIONS=path/with/one/folder/per/student
 grade: $(STAMP)
 	@test -n "$(ASSIGNMENT)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade ASSIGNMENT=a2-dilated SUBMISSIONS=DIR" >&2; exit 1; }
 	@test -d _build/course/release/$(ASSIGNMENT) || $(MAKE) assignments
-	$(BIN)/python scripts/grade.py $(ASSIGNMENT) $(SUBMISSIONS) --course _build/course --feedback
+	$(BIN)/python -m convbook.course grade $(ASSIGNMENT) $(SUBMISSIONS) --course _build/course --feedback
 
 test-site: $(STAMP)
 	@test -x $(CHROMIUM) || { echo "make test-site: $(CHROMIUM) not found; install it with: sudo apt-get update && sudo apt-get install -y chromium" >&2; exit 1; }
 	@test -f _build/html/index.html || $(MAKE) build
-	$(BIN)/python scripts/check_site.py --site _build/html --chromium $(CHROMIUM)
-	$(BIN)/python scripts/check_explorer.py --site _build/html --chromium $(CHROMIUM)
+	$(BIN)/python -m convbook.course check-site --site _build/html --chromium $(CHROMIUM)
+	$(BIN)/python -m convbook.course check-explorer --site _build/html --chromium $(CHROMIUM)
 
 # ---- the PDF edition (issue 15): singlehtml build printed by Debian's chromium, then checked with pypdf
 .PHONY: pdf
 
 pdf: $(STAMP)
 	@test -x $(CHROMIUM) || { echo "make pdf: $(CHROMIUM) not found; install it with: sudo apt-get update && sudo apt-get install -y chromium" >&2; exit 1; }
-	$(BIN)/python scripts/make_pdf.py --chromium $(CHROMIUM)
+	$(BIN)/python -m convbook.course pdf --chromium $(CHROMIUM)

@@ -69,23 +69,6 @@ def assert_close(got, expected, tol):
     assert err <= tol, f"max abs error {err:.3g} > {tol:g}"
 
 
-def load_script(name: str):
-    """Import ``scripts/NAME.py`` as the module ``NAME`` (the scripts folder is no package), once per session."""
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    scripts = Path(__file__).resolve().parents[1] / "scripts"
-    if str(scripts) not in sys.path:
-        sys.path.insert(0, str(scripts))  # the scripts import their siblings
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, scripts / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # before executing: dataclasses look their module up
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 # Hand-written "student" answers to three dilated exercises, independent of convbook: the self-checks must accept them.
 def student_dilate_kernel(w, dilation):
     nd = w.ndim - 2

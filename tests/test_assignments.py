@@ -12,15 +12,13 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from conftest import load_script
+from convbook.course import assignments as ma
+from convbook.course import nbgrader_source as ns
+from convbook.course.exercises import find_exercises
+from convbook.course.notebooks import book_notebooks, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPTS = ROOT / "scripts"
-
-
-ma = load_script("make_assignments")
-cn = load_script("course_notebooks")
-CONFIG = cn.load_config()
+CONFIG = load_config(ROOT)
 
 
 @pytest.fixture(scope="module")
@@ -29,12 +27,12 @@ def planned():
 
 
 def test_split_points():
-    assert ma.split_points(4, 2) == [2, 2]
-    assert ma.split_points(4, 3) == [1.5, 1.5, 1.0]
-    assert ma.split_points(2, 1) == [2]
-    assert ma.split_points(3, 0) == []
+    assert ns.split_points(4, 2) == [2, 2]
+    assert ns.split_points(4, 3) == [1.5, 1.5, 1.0]
+    assert ns.split_points(2, 1) == [2]
+    assert ns.split_points(3, 0) == []
     for total, n in [(5, 3), (7, 4), (1, 3)]:
-        assert sum(ma.split_points(total, n)) == total
+        assert sum(ns.split_points(total, n)) == total
 
 
 def _synthetic():
@@ -61,7 +59,7 @@ def _synthetic():
 
 
 def test_exercises_are_found_from_the_structure():
-    exercises = cn.find_exercises(_synthetic())
+    exercises = find_exercises(_synthetic())
     assert [(e.label, e.kind) for e in exercises] == [
         ("t-ex-1", "function"),
         ("t-ex-2", "value"),
@@ -75,8 +73,8 @@ def test_exercises_are_found_from_the_structure():
 
 
 def test_nbgrader_source_of_a_synthetic_notebook():
-    plan = ma.AssignmentPlan("t", "T", ["x.ipynb"])
-    nb = ma.nbgrader_source(_synthetic(), "x.ipynb", {"points": {"function": 4, "value": 2, "written": 3}}, plan, "H")
+    plan = ns.AssignmentPlan("t", "T", ["x.ipynb"])
+    nb = ns.nbgrader_source(_synthetic(), "x.ipynb", {"points": {"function": 4, "value": 2, "written": 3}}, plan, "H")
     meta = {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if "nbgrader" in c.metadata}
     answer = meta["t-ex-1-answer"].source
     assert answer.startswith("def f(weight, dilation):\n    raise NotImplementedError")
@@ -105,8 +103,8 @@ def test_every_exercise_of_every_assignment_is_graded(planned):
         assert not plan.warnings, plan.warnings
         graded = {item.exercise for item in plan.items}
         for path in plan.notebooks:
-            book = ma.book_notebook(path, CONFIG)
-            labels = {e.label for e in cn.find_exercises(book)}
+            book = ma.book_notebook(path, CONFIG, ROOT)
+            labels = {e.label for e in find_exercises(book)}
             assert labels and labels <= graded, f"{path}: exercises without points: {labels - graded}"
         assert plan.auto_points > 0
 
@@ -116,7 +114,7 @@ def test_source_notebooks_carry_the_books_solutions_between_markers(planned):
     notebooks = {(plan.name, Path(p).name): p for plan in plans for p in plan.notebooks}
     for (assignment, name), nb in sources.items():
         path = notebooks[(assignment, name)]
-        book = ma.book_notebook(path, CONFIG)
+        book = ma.book_notebook(path, CONFIG, ROOT)
         text = "\n".join(c.source for c in nb.cells)
         for cell in book.cells:
             if "solution" in (cell.metadata.get("tags") or []) and cell.cell_type == "code":
@@ -164,8 +162,8 @@ def test_hidden_seed_is_kept_per_course(tmp_path):
 
 def test_a_folder_not_made_by_the_script_is_refused(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(SystemExit, match="not made by this script"):
-        ma.make_assignments(tmp_path, quiet=True)
+    with pytest.raises(SystemExit, match="not made by this command"):
+        ma.make_assignments(tmp_path, ROOT, quiet=True)
     assert nbformat  # the module is used by the fixtures above
 
 
@@ -173,9 +171,9 @@ def test_the_books_solutions_pass_their_checks_on_hidden_cases():
     """The hidden seed is drawn per course: the book's own solutions must pass the extra cases of any seed."""
     import ast
 
-    for path in cn.book_notebooks(ROOT):
+    for path in book_notebooks(ROOT):
         nb = nbformat.read(path, as_version=4)
-        exercises = [e for e in cn.find_exercises(nb) if any(c.takes_seed for c in e.checks)]
+        exercises = [e for e in find_exercises(nb) if any(c.takes_seed for c in e.checks)]
         if not exercises:
             continue
         namespace: dict = {}
@@ -199,6 +197,6 @@ def test_the_books_solutions_pass_their_checks_on_hidden_cases():
 def test_every_notebook_with_exercises_is_in_an_assignment(planned):
     plans, _ = planned
     assigned = {path for plan in plans for path in plan.notebooks}
-    for path in cn.book_notebooks(ROOT):
-        if cn.find_exercises(nbformat.read(path, as_version=4)):
+    for path in book_notebooks(ROOT):
+        if find_exercises(nbformat.read(path, as_version=4)):
             assert path.relative_to(ROOT).as_posix() in assigned, f"{path}: add it to course/assignments.yml"

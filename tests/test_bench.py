@@ -1,24 +1,30 @@
-"""The benchmark tool: its JSON schema, its table, its command-line errors, the stored references."""
+"""The benchmark, run as the experiment ``bench``: its stored layout, its table, its command line, its references."""
 
 from __future__ import annotations
 
-import copy
-import glob
 import json
-import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from convbook.lab import bench
+from convbook.lab.experiments import __main__ as cli
+from convbook.lab.experiments import bench as bench_exp
+from convbook.lab.results import RESULTS_DIR, load, load_reference, save
+from convbook.lab.timing import time_calls
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _cli(*args):
     return subprocess.run(
-        [sys.executable, "-m", "convbook.lab.bench", *args], capture_output=True, text=True, cwd=ROOT, timeout=120
+        [sys.executable, "-m", "convbook.lab.experiments", "bench", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
     )
 
 
@@ -26,48 +32,62 @@ def _cli(*args):
 def tiny(tmp_path_factory):
     """One small case, two rounds, through the real command line."""
     out = tmp_path_factory.mktemp("bench") / "tiny.json"
-    proc = _cli("--only", "depthwise", "--repeats", "2", "--warmup", "1", "--no-progress", "--out", str(out))
+    proc = _cli(
+        "--quick", "--only", "depthwise", "--repeats", "2", "--warmup", "1", "--threads", "1", "--out", str(out)
+    )
     assert proc.returncode == 0, proc.stderr
-    with open(out, encoding="utf-8") as f:
-        return json.load(f), proc.stdout
+    return load(out), proc.stdout
 
 
-def test_json_schema(tiny):
-    results, _ = tiny
-    bench.validate_results(results)
-    assert results["settings"]["cases"] == ["depthwise"]
-    assert results["settings"]["repeats"] == 2
-    impls = {(r["direction"], r["impl"], r["size"] == "full") for r in results["results"]}
+@pytest.mark.slow
+def test_stored_layout(tiny):
+    ref, _ = tiny
+    assert ref.name == "bench" and ref.quick and ref.variant == "cpu-1thread-custom"
+    assert ref.settings.cases == ["depthwise"] and ref.settings.repeats == 2 and ref.settings.torch_threads == 1
+    impls = {(r.direction, r.impl, r.size == "full") for r in ref.results.rows}
     for direction in ("forward", "backward"):
         assert (direction, "convbook", True) in impls and (direction, "torch-cpu", True) in impls
-    assert ("forward", "naive", False) in impls  # naive only on the reduced size
-    for row in results["results"]:
-        assert len(row["samples_s"]) == 2
-        assert row["iqr_s"] >= 0 and row["gflops"] > 0
-    torch_rows = [r for r in results["results"] if r["impl"] == "torch-cpu"]
-    assert all(r["ratio_to_torch_cpu"] == 1.0 for r in torch_rows)
-    assert results["ceilings"]["matmul_gflops"] > 0 and results["ceilings"]["bandwidth_gbs"] > 0
-    assert len(results["load_average"]["before"]) == 3
-    assert results["machine"]["cpu_model"]
-    assert results["settings"]["allocator"].startswith(("steady", "default"))
-    assert results["command"].startswith("python -m convbook.lab.bench --only depthwise --repeats 2")
+    assert ("forward", "naive", False) not in impls  # quick: the naive loops only on std3x3 and dil2
+    for row in ref.results.rows:
+        assert len(row.samples_s) == 2 and row.iqr_s >= 0 and row.gflops > 0
+    assert all(r.ratio_to_torch_cpu == 1.0 for r in ref.results.rows if r.impl == "torch-cpu")
+    assert ref.results.summary.targets["depthwise"].target == 1.5
+    ceilings = ref.provenance.ceilings
+    assert ceilings.matmul_gflops > 0 and ceilings.bandwidth_gbs > 0
+    assert len(ref.provenance.load_average.before) == 3
+    assert ref.provenance.machine.cpu_model
+    assert ref.settings.allocator.startswith(("steady", "default"))
+    assert ref.provenance.command.startswith("python -m convbook.lab.experiments bench --quick --threads 1 --only")
 
 
+@pytest.mark.slow
 def test_the_other_path_is_timed_on_3x3_cases_only(tmp_path):
     """std3x3 (64 channels) goes direct, so Winograd is the other path; the 128-channel twin the reverse."""
     out = tmp_path / "w.json"
-    proc = _cli("--only", "std3x3,sep_twin,pointwise", "--quick", "--no-naive", "--no-progress", "--out", str(out))
+    proc = _cli("--only", "std3x3,sep_twin,pointwise", "--quick", "--no-naive", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
-    rows = bench.load_results(out)["results"]
-    other = {(r["case"], r["direction"], r["impl"]) for r in rows if r["impl"].startswith("convbook-")}
+    rows = load(out).results.rows
+    other = {(r.case, r.direction, r.impl) for r in rows if r.impl.startswith("convbook-")}
     assert other == {("std3x3", "forward", "convbook-winograd"), ("sep_twin", "forward", "convbook-direct")}
     assert "convbook-winograd" in proc.stdout
 
 
+@pytest.mark.slow
 def test_table_printed(tiny):
     _, stdout = tiny
     assert "median ms" in stdout and "GFLOP/s" in stdout and "/torch" in stdout
-    assert "depthwise" in stdout and "target <= 1.5" in stdout
+    assert "depthwise" in stdout and f"target <= {bench_exp.TARGETS['depthwise']:.1f}" in stdout
+
+
+@pytest.mark.slow
+def test_times_by_case(tiny):
+    ref, _ = tiny
+    fwd = ref.results.forward_ms("convbook")
+    assert set(fwd) == {"depthwise"} and fwd["depthwise"] > 0
+    assert ref.results.times_ms("torch-cpu", "backward")["depthwise"] > 0
+    assert ref.results.forward_ms("torch-cuda") == {}  # not timed: no entry
+    with pytest.raises(ValueError, match="bench.Results: direction must be 'forward' or 'backward', got 'up'"):
+        ref.results.times_ms("convbook", "up")
 
 
 def test_flops_of_the_suite():
@@ -78,18 +98,21 @@ def test_flops_of_the_suite():
     assert twin.flops() / sep.flops() == pytest.approx(1 / (1 / 128 + 1 / 9))
 
 
-def test_validate_rejects_broken_files(tiny):
-    results, _ = tiny
-    bad = copy.deepcopy(results)
-    del bad["machine"]
-    with pytest.raises(ValueError, match="missing top-level key 'machine'"):
-        bench.validate_results(bad)
-    bad = copy.deepcopy(results)
-    bad["results"][0]["samples_s"] = []
-    with pytest.raises(ValueError, match="positive samples"):
-        bench.validate_results(bad)
-    with pytest.raises(ValueError, match="not a convbook-bench/1 file"):
-        bench.validate_results({"schema": "other"})
+@pytest.mark.slow
+def test_a_broken_result_is_not_saved(tiny, tmp_path):
+    ref, _ = tiny
+    data = json.loads(save(ref, tmp_path / "ok.json").read_text(encoding="utf-8"))
+    data["results"]["rows"][0]["samples_s"] = []
+    with pytest.raises(ValueError, match="bench.Row: depthwise/.* needs positive samples"):
+        save(data, tmp_path / "bad.json")
+    data["results"]["rows"][0]["samples_s"] = [1.0]
+    data["results"]["rows"][0]["impl"] = "numpy"
+    with pytest.raises(ValueError, match="bench.Row: impl must be one of"):
+        save(data, tmp_path / "bad.json")
+    del data["settings"]["repeats"]
+    with pytest.raises(ValueError, match=r"bench.settings lacks the key 'repeats'"):
+        save(data, tmp_path / "bad.json")
+    assert not (tmp_path / "bad.json").exists()
 
 
 @pytest.mark.parametrize(
@@ -101,21 +124,35 @@ def test_validate_rejects_broken_files(tiny):
         (["--repeats", "-3"], "must be a positive integer"),
         (["--repeats", "many"], "must be a positive integer"),
         (["--threads", "0"], "must be a positive integer"),
-        (["--out", "/no/such/dir/x.json"], "does not exist"),
         (["--bogus"], "unrecognized arguments"),
         (["--allocator", "jemalloc"], "invalid choice"),
     ],
 )
 def test_cli_errors(args, message, capsys):
     with pytest.raises(SystemExit) as exc:
-        bench.main(args)
+        cli.main(["bench", *args])
     assert exc.value.code != 0
     assert message in capsys.readouterr().err
 
 
-def test_run_suite_rejects_unknown_allocator():
+def test_options_belong_to_one_experiment(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["bench", "ch1_timing", "--threads", "1"])
+    assert "unrecognized arguments: --threads 1" in capsys.readouterr().err
+
+
+def test_run_suite_rejects_bad_arguments():
     with pytest.raises(ValueError, match="run_suite: allocator must be 'steady' or 'default'"):
         bench.run_suite(["pointwise"], allocator="tcmalloc")
+    with pytest.raises(ValueError, match=r"run_suite: names must be cases of the suite .*\['conv9'\]"):
+        bench.run_suite(["conv9"])
+
+
+def test_variants_name_the_threads_and_the_options():
+    assert bench_exp.variant(threads=1) == "cpu-1thread"
+    assert bench_exp.variant(threads=4) == "cpu-4core"
+    assert bench_exp.variant(threads=2, only="pointwise") == "cpu-2core-custom"
+    assert bench_exp.variant(threads=2, precision="ieee", allocator="steady") == "cpu-2core"
 
 
 def test_first_touch_cost_measures_both_buffers():
@@ -125,23 +162,23 @@ def test_first_touch_cost_measures_both_buffers():
     assert cost["mbytes"] == 1 and cost["reused_ms"] > 0 and cost["fresh_ms"] > 0
 
 
-def test_stored_references_are_valid():
-    from convbook.lab.experiments import BENCHMARKS_DIR
-
-    files = glob.glob(os.path.join(BENCHMARKS_DIR, "*.json"))
-    assert files, "convbook/reference/benchmarks/ should hold at least one reference result"
-    for path in files:
-        results = bench.load_results(path)
-        assert not results["settings"]["quick"], f"{path} must come from the full suite"
-        assert set(results["settings"]["cases"]) == set(bench.CASES)
-        assert results["settings"]["allocator"].startswith("steady"), f"{path}: time in the steady state"
-        assert results["command"].startswith("python -m convbook.lab.bench"), f"{path}: names its command"
+@pytest.mark.parametrize("variant", ["cpu-2core", "cpu-1thread"])
+def test_stored_references(variant):
+    ref = load_reference("bench", variant)
+    assert (RESULTS_DIR / f"bench.{variant}.json").is_file() and ref.variant == variant
+    assert not ref.settings.quick and set(ref.settings.cases) == set(bench.CASES), "the full suite"
+    assert ref.settings.allocator.startswith("steady"), "timed in the steady state"
+    threads = 1 if variant == "cpu-1thread" else 2
+    assert ref.settings.torch_threads == ref.provenance.threads.torch == threads
+    assert ref.provenance.command == f"python -m convbook.lab.experiments bench --threads {threads}"
+    assert ref.provenance.ceilings is not None
+    assert bench_exp.describe(ref).startswith(ref.provenance.machine.cpu_model)
 
 
 def test_time_calls_alternates_blocks():
     calls = []
     fns = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
-    samples = bench.time_calls(fns, repeats=7, warmup=1, pause=0, per_block=3)
+    samples = time_calls(fns, repeats=7, warmup=1, pause=0, per_block=3)
     assert [len(v) for v in samples.values()] == [7, 7]
     # blocks of 1 warm-up + 3, 3, 1 timed calls: a b, then b a, then a b
     assert "".join(calls) == "aaaa" + "bbbb" + "bbbb" + "aaaa" + "aa" + "bb"

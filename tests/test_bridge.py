@@ -118,12 +118,6 @@ def test_profile_errors_and_kinds():
     assert layer_kind(nn.Conv1d(4, 4, 3, dilation=2)) == "dilated"
 
 
-def test_profile_lazy_import():
-    assert convbook.profile is profile
-    with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        convbook.nope  # noqa: B018
-
-
 def test_plot_helpers_return_what_they_drew():
     fig, axes = plt.subplots(1, 3)
     im = plotting.show_kernel(axes[0], np.eye(3))
@@ -193,6 +187,37 @@ def test_training_learns_the_shapes_task():
     assert result.test_accuracy > 0.8  # chance is 0.25; about 0.99 when measured
     assert result.losses[-1] < result.losses[0] / 10
     assert result.train_seconds > 0 and result.device == "cpu"
+
+
+def test_train_classifier_checks_kinds_and_values():
+    from convbook.nets.training import train_classifier
+
+    data = (np.zeros((4, 1, 16, 16), np.float32), np.zeros(4, np.int64))
+    model = nn.Sequential(nn.Flatten(), nn.Linear(256, 2))
+    with pytest.raises(TypeError, match="train_classifier: epochs must be an int, got float"):
+        train_classifier(model, data, data, epochs=2.0)
+    with pytest.raises(TypeError, match="train_classifier: eval_every must be an int, got bool"):
+        train_classifier(model, data, data, eval_every=True)
+    with pytest.raises(ValueError, match="train_classifier: eval_every must be a non-negative int, got -1"):
+        train_classifier(model, data, data, eval_every=-1)
+
+
+def test_evaluating_restores_the_mode_even_when_the_block_fails():
+    from convbook.nets.training import accuracy, evaluating
+
+    model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5)).train()
+    with pytest.raises(RuntimeError, match="inside the block"):
+        with evaluating(model) as param:
+            assert not model.training and param is model[0].weight
+            raise RuntimeError("inside the block")
+    assert model.training
+    model.eval()
+    with evaluating(model):
+        pass
+    assert not model.training  # an eval-mode model stays in eval mode
+    model.train()
+    x, y = torch.randn(8, 2), torch.zeros(8, dtype=torch.int64)
+    assert 0 <= accuracy(model, x, y) <= 1 and model.training
 
 
 def test_check_compare_reports_pass_fail_and_exceptions():

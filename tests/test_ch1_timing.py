@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from convbook.lab.experiments import ch1_timing
-
-torch = pytest.importorskip("torch")
 
 
 def test_inputs_have_the_layer_shape_and_are_seeded():
@@ -53,23 +52,23 @@ def test_display_names():
 
 def test_time_sizes_times_each_implementation_with_one_thread_and_skips_large_loops():
     out = ch1_timing.time_sizes([4, 6], repeats=1, warmup=0, naive_max=4)
-    assert out["sizes"] == [4, 6] and out["batch"] == 1
-    assert list(out["median_ms"]) == ["naive", "im2col", "conv2d", "torch"]
-    assert out["median_ms"]["naive"][1] is None and out["median_ms"]["naive"][0] > 0  # loops only up to naive_max
-    for key in ("median_ms", "q1_ms", "q3_ms"):
-        assert all(v > 0 for v in out[key]["conv2d"])
-    assert set(out["samples_s"]) == {"4", "6"}
-    threads = out["settings"]["threads"]
-    assert threads["torch"] == threads["convbook"] == 1
-    assert threads["blas"] in (1, None)  # None where threadpoolctl finds no BLAS it controls
-    assert out["settings"]["float32_precision"] == "float32"
+    assert isinstance(out, ch1_timing.LayerTimes) and out.sizes == [4, 6] and out.batch == 1
+    assert list(out.median_ms) == ["naive", "im2col", "conv2d", "torch"]
+    assert out.median_ms["naive"][1] is None and out.median_ms["naive"][0] > 0  # loops only up to naive_max
+    for table in (out.median_ms, out.q1_ms, out.q3_ms):
+        assert all(v > 0 for v in table["conv2d"])
+    assert set(out.samples_s) == {"4", "6"}
+    threads = out.settings.threads
+    assert threads.torch == threads.convbook == 1
+    assert threads.blas in (1, None)  # None where threadpoolctl finds no BLAS it controls
+    assert out.settings.float32_precision == "float32"
 
 
 def test_time_sizes_on_a_second_device_adds_its_own_key():
     """The GPU branch: torch on another device beside the CPU (torch's meta device stands in for a GPU)."""
     out = ch1_timing.time_sizes([5], repeats=1, warmup=0, device="meta", names=["torch", "torch_meta"], batch=3)
-    assert list(out["median_ms"]) == ["torch", "torch_meta"]
-    assert out["batch"] == 3 and out["settings"]["device"] == "meta"
+    assert list(out.median_ms) == ["torch", "torch_meta"]
+    assert out.batch == 3 and out.settings.device == "meta"
 
 
 def test_einsum_with_and_without_optimize_agree():
@@ -79,4 +78,4 @@ def test_einsum_with_and_without_optimize_agree():
     for optimize in (False, True):
         np.testing.assert_allclose(ch1_timing.corr2d_windows(x, k, optimize), expected, rtol=0, atol=1e-12)
     out = ch1_timing.time_einsum([8], repeats=1, warmup=0)
-    assert out["agree"] and set(out["median_ms"]) == {"plain", "optimize"}
+    assert out.agree and set(out.median_ms) == {"plain", "optimize"}

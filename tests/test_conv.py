@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 
 import convbook
@@ -129,6 +128,7 @@ def test_does_not_modify_inputs():
         np.testing.assert_array_equal(a, c)
 
 
+@pytest.mark.slow
 def test_core_does_not_import_torch():
     import subprocess
     import sys
@@ -141,8 +141,3 @@ def test_core_does_not_import_torch():
 def test_public_api_resolves():
     for name in convbook.__all__:
         assert callable(getattr(convbook, name)), name
-
-
-def test_profile_is_reachable_from_the_package():
-    assert convbook.profile is __import__("convbook.nets.profiler", fromlist=["profile"]).profile
-    assert torch is not None

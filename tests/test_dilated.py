@@ -21,13 +21,11 @@ from convbook import conv1d_naive, conv2d, conv2d_naive, receptive_field
 from convbook.course.check import dilated as check
 from convbook.dilated import (
     causal_conv1d,
-    conv_macs,
     coverage_map,
     dilate_kernel,
     dilated_conv1d_gaps,
     dilated_conv2d_gaps,
     dilated_conv2d_zeros,
-    make_segmentation_task,
 )
 
 TOL = 1e-10
@@ -159,7 +157,7 @@ def test_causal_output_ignores_the_future(k, d, t, seed):
     assert np.array_equal(y[..., :t], y2[..., :t])
 
 
-# --------------------------------------------------------------------------- kernel, costs, coverage
+# --------------------------------------------------------------------------- kernel, coverage
 
 
 def test_dilate_kernel_layout():
@@ -171,15 +169,6 @@ def test_dilate_kernel_layout():
     assert dilate_kernel(w, (1, 3)).shape == (1, 1, 3, 7)
     assert dilate_kernel(np.ones((2, 1, 4)), 3).shape == (2, 1, 10)
     assert np.array_equal(dilate_kernel(w, 1), w)
-
-
-def test_conv_macs():
-    gaps = [conv_macs((1, 16, 32, 32), (16, 16, 3, 3), padding="same", dilation=d) for d in (1, 2, 4, 8)]
-    assert len(set(gaps)) == 1 and gaps[0] == 16 * 16 * 9 * 32 * 32
-    zeros = [conv_macs((1, 16, 32, 32), (16, 16, 3, 3), padding="same", dilation=d, zero_inserted=True) for d in (1, 2)]
-    assert zeros == [gaps[0], 16 * 16 * 25 * 32 * 32]
-    assert conv_macs((2, 4, 10, 10), (8, 2, 3, 3), groups=2) == 2 * 8 * 8 * 8 * 2 * 9
-    assert conv_macs((1, 1, 20), (1, 1, 2), dilation=4) == 16 * 2
 
 
 def test_coverage_map_known_values():
@@ -207,17 +196,6 @@ def test_coverage_map_equals_gradient_through_all_ones_torch_stack():
     assert h.shape[-2:] == (1, 1)
     h.sum().backward()
     assert np.array_equal(x.grad[0, 0].numpy().astype(np.int64), coverage_map(3, dils))
-
-
-def test_make_segmentation_task():
-    x, y = make_segmentation_task(6, size=24, seed=5)
-    assert x.shape == (6, 1, 24, 24) and x.dtype == np.float32
-    assert y.shape == (6, 24, 24) and y.dtype == np.int64
-    assert set(np.unique(y)) <= {0, 1, 2}
-    x2, y2 = make_segmentation_task(6, size=24, seed=5)
-    assert np.array_equal(x, x2) and np.array_equal(y, y2)
-    _, clean = make_segmentation_task(4, seed=1, noise=0.0)
-    assert np.all(clean.reshape(4, -1).max(axis=1) > 0)  # every image holds an object
 
 
 # --------------------------------------------------------------------------- self-checks
@@ -297,44 +275,15 @@ def test_self_checks_pass_a_right_answer_and_fail_a_wrong_one():
             ValueError,
             r"causal_conv1d: bias must have shape",
         ),
-        (lambda: coverage_map(0, [1]), ValueError, r"coverage_map: kernel_size must be positive"),
+        (lambda: coverage_map(0, [1]), ValueError, r"coverage_map: kernel_size must be a positive int"),
         (lambda: coverage_map(3.0, [1]), TypeError, r"coverage_map: kernel_size must be an int"),
         (lambda: coverage_map(3, []), ValueError, r"coverage_map: dilations must name at least one layer"),
-        (lambda: coverage_map(3, [1, 0]), ValueError, r"coverage_map: dilations\[1\] must be positive"),
+        (lambda: coverage_map(3, [1, 0]), ValueError, r"coverage_map: dilations\[1\] must be a positive int"),
         (lambda: coverage_map(3, [1, 2.5]), TypeError, r"coverage_map: dilations\[1\] must be an int"),
         (lambda: coverage_map(3, 2), TypeError, r"coverage_map: dilations must be a sequence"),
         (lambda: coverage_map(3, [1], ndim=3), ValueError, r"coverage_map: ndim must be 1 or 2"),
-        (lambda: conv_macs("abc", (1, 1, 3, 3)), TypeError, r"conv_macs: x_shape must be a tuple of ints"),
-        (lambda: conv_macs((1, 1, 8), (1, 1, 3, 3)), ValueError, r"conv_macs: need x_shape of length 3 or 4"),
-        (lambda: conv_macs((1, 1, 4, 4), (1, 1, 3, 3), dilation=3), ValueError, r"conv_macs: the effective kernel"),
-        (lambda: make_segmentation_task(0), ValueError, r"make_segmentation_task: n must be at least 1"),
-        (lambda: make_segmentation_task(2.0), TypeError, r"make_segmentation_task: n must be an int"),
-        (lambda: make_segmentation_task(2, size=8), ValueError, r"make_segmentation_task: size must be at least 16"),
-        (
-            lambda: make_segmentation_task(2, min_radius=9, max_radius=5),
-            ValueError,
-            r"make_segmentation_task: need 2 <= min_radius <= max_radius",
-        ),
-        (lambda: make_segmentation_task(2, noise=-1.0), ValueError, r"make_segmentation_task: noise must be non-neg"),
-        (lambda: make_segmentation_task(2, rim=0.0), ValueError, r"make_segmentation_task: rim must be positive"),
-        (lambda: make_segmentation_task(2, rim="2"), TypeError, r"make_segmentation_task: rim must be a real number"),
     ],
 )
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
-
-
-def test_make_waveform():
-    from convbook.dilated import make_waveform
-
-    x = make_waveform(500, seed=3)
-    assert x.shape == (500,) and x.dtype == np.float64
-    assert abs(x.std() - 1.0) < 1e-12
-    assert np.array_equal(x, make_waveform(500, seed=3))
-    with pytest.raises(ValueError, match=r"make_waveform: period must be at least 2"):
-        make_waveform(10, period=1)
-    with pytest.raises(ValueError, match=r"make_waveform: n must be at least 1"):
-        make_waveform(0)
-    with pytest.raises(TypeError, match=r"make_waveform: noise must be a real number"):
-        make_waveform(10, noise="a")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from convbook import (
     conv1d,
@@ -13,6 +14,8 @@ from convbook import (
     conv2d_backward,
     conv2d_im2col,
     conv2d_naive,
+    pointwise_conv2d,
+    pointwise_conv2d_loop,
 )
 
 X = np.zeros((1, 4, 8, 8))
@@ -83,7 +86,6 @@ def test_1d_kernel_too_long_names_L():
 
 
 def test_torch_tensor_input_gets_a_hint():
-    torch = pytest.importorskip("torch")
     with pytest.raises(TypeError, match=r"got a torch tensor; call .numpy\(\) first"):
         conv2d(torch.zeros(1, 4, 8, 8), W)
 
@@ -98,3 +100,26 @@ def test_backward_errors():
         conv1d_backward(np.zeros((1, 6, 6)), np.zeros((1, 4, 8)), np.zeros((6, 2, 3)), groups=3)
     with pytest.raises(ValueError, match=r"conv2d_backward: padding='same' requires stride 1"):
         conv2d_backward(g, X, W, padding="same", stride=2)
+
+
+def test_pointwise_goes_through_the_same_gate_as_conv2d():
+    """A float64 bias with float32 data: conv2d and pointwise_conv2d both refuse it with the same TypeError.
+
+    torch refuses the mix too: ``F.conv2d(x32, w32, b64)`` raises ``RuntimeError: Input type (float) and bias type
+    (double) should be the same``; neither silently casts the bias (checked at the end).
+    """
+    x32, w32, b64 = np.zeros((1, 4, 5, 5), np.float32), np.zeros((6, 4, 1, 1), np.float32), np.zeros(6)
+    messages = []
+    for fn in (conv2d, pointwise_conv2d, pointwise_conv2d_loop):
+        with pytest.raises(TypeError, match=r"bias dtype float64 must match input dtype float32") as info:
+            fn(x32, w32, b64)
+        name, _, message = str(info.value).partition(": ")
+        assert name == fn.__name__
+        messages.append(message)
+    assert len(set(messages)) == 1  # one rule, one wording
+    with pytest.raises(TypeError, match=r"^pointwise_conv2d: bias dtype float64"):
+        pointwise_conv2d(x32, w32[:, :, 0, 0], b64)  # the 2-D weight form goes through the same gate
+    with pytest.raises(RuntimeError, match="bias type"):
+        torch.nn.functional.conv2d(
+            torch.zeros(1, 4, 5, 5), torch.zeros(6, 4, 1, 1), torch.zeros(6, dtype=torch.float64)
+        )

@@ -1,4 +1,4 @@
-"""The explorer's oracle (scripts/check_explorer.py) and its interface, without a browser.
+"""The explorer's oracle (convbook.course.site.explorer_cases) and its interface, without a browser.
 
 The browser test (`make test-site`) compares the page with the functions tested here, so these functions are
 checked against PyTorch and against plain-loop definitions. The static checks keep the documented interface,
@@ -17,10 +17,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import load_script
+from convbook.course.site import explorer_cases as ce
 
 ROOT = Path(__file__).resolve().parents[1]
-ce = load_script("check_explorer")
 
 JS = (ROOT / "_static" / "explorer" / "explorer.js").read_text(encoding="utf-8")
 INTERFACE_PARAMS = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups")

@@ -1,6 +1,6 @@
 """Grading with nbgrader, end to end, on the two assignments that are cheap to run (dilated, separable).
 
-`make assignments` for them, then scripts/grade.py on a batch of submissions:
+`make assignments` for them, then `python -m convbook.course grade` (convbook.course.grade) on a batch of submissions:
 the solution notebooks get full marks; the untouched release notebooks get zero, without crashing; a notebook with
 one wrong answer loses that exercise's points and keeps the rest; a broken file and a crashing kernel are reported
 and do not stop the batch; no submission is changed or overwritten. About a minute on two cores.
@@ -14,21 +14,19 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import load_script
+from convbook.course import grade
+from convbook.course.assignments import make_assignments
+from convbook.course.notebooks import load_config, normalize, solution_fingerprints
+
+pytestmark = pytest.mark.slow  # nbgrader, end to end
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPTS = ROOT / "scripts"
 ASSIGNMENTS = {"a2-dilated": "08_exercises.ipynb", "a3-separable": "07_exercises.ipynb"}
 #: the answer made wrong in the "one wrong answer" submission, and how
 WRONG = {
     "a2-dilated": ("dil-ex-5", "spans = tuple(d * (k - 1) + 1", "spans = tuple(d * k"),  # one zero too many
     "a3-separable": ("sep-ex-4", '"oc,cuv->ocuv"', '"oc,cuv->couv"'),  # the axes swapped
 }
-
-
-ma = load_script("make_assignments")
-grade = load_script("grade")
-cn = load_script("course_notebooks")
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -40,12 +38,12 @@ def _digest(folder: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     path = tmp_path_factory.mktemp("course") / "course"
-    config = cn.load_config()  # the course's points, with the two exercise notebooks that run in seconds
+    config = load_config(ROOT)  # the course's points, with the two exercise notebooks that run in seconds
     config["assignments"] = {
         "a2-dilated": {"title": "Dilated convolution", "notebooks": ["chapters/dilated/08_exercises.ipynb"]},
         "a3-separable": {"title": "Separable convolution", "notebooks": ["chapters/separable/07_exercises.ipynb"]},
     }
-    plans = ma.make_assignments(path, seed=20260, timeout=120, quiet=True, config=config)
+    plans = make_assignments(path, ROOT, seed=20260, timeout=120, quiet=True, config=config)
     return path, {p.name: p for p in plans}
 
 
@@ -81,14 +79,14 @@ def graded(course, tmp_path_factory):
 
 def test_release_notebooks_hold_no_solution_and_no_hidden_test(course):
     path, _ = course
-    fingerprints = cn.solution_fingerprints(ROOT)
+    fingerprints = solution_fingerprints(ROOT)
     for assignment, notebook in ASSIGNMENTS.items():
         nb = nbformat.read(path / "release" / assignment / notebook, as_version=4)
         text = "\n".join(c.source for c in nb.cells)
         assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text and "seed=" not in text
         source = (path / "source" / assignment / notebook).read_text()
         assert "seed=_grading_seed()" in source and "20260" not in source, "the seed is in no notebook"
-        leaks = [f for f in fingerprints if f in cn.normalize(text)]
+        leaks = [f for f in fingerprints if f in normalize(text)]
         assert not leaks, leaks[:3]
         assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
         assert "raise NotImplementedError" in text and "YOUR ANSWER HERE" in text

@@ -1,12 +1,13 @@
-"""Model builders: MobileNet v1 and its full-convolution twin against the paper's costs, the small CNN pair."""
+"""Model builders: the conv-BN-ReLU unit, MobileNet v1 and its full-convolution twin against the paper's costs."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from convbook import profile
-from convbook.nets.models import MOBILENET_V1_BLOCKS, mobilenet_v1, mobilenet_v1_full_conv, separable_block, small_cnn
+from convbook.nets.layers import conv_bn_relu
+from convbook.nets.models import MOBILENET_V1_BLOCKS, mobilenet_v1, mobilenet_v1_full_conv, separable_block
+from convbook.nets.profiler import profile
 from convbook.nets.training import count_params
 
 # Our exact counts (convolution and linear layers; batch norm excluded, as in the paper).
@@ -74,41 +75,20 @@ def test_width_multiplier_matches_table_6(alpha, params, macs):
     assert abs(p.total_macs / macs - 1) < 0.01
 
 
-def test_small_cnn_pair():
-    torch.manual_seed(0)
-    standard, separable = small_cnn(False), small_cnn(True)
-    x = torch.zeros(3, 1, 16, 16)
-    assert standard(x).shape == separable(x).shape == (3, 4)
-    ps, pd = profile(standard, (1, 1, 16, 16)), profile(separable, (1, 1, 16, 16))
-    assert set(pd.by_kind()) == {"conv", "depthwise", "pointwise", "linear"}
-    assert set(ps.by_kind()) == {"conv", "linear"}
-    assert ps.total_params > 5 * pd.total_params
-
-
 @pytest.mark.parametrize(
     "call, error, match",
     [
         (lambda: mobilenet_v1(0), ValueError, r"mobilenet_v1: width_multiplier must be in \(0, 4\]"),
-        (lambda: mobilenet_v1("1"), TypeError, r"mobilenet_v1: width_multiplier must be a number"),
+        (lambda: mobilenet_v1("1"), TypeError, r"mobilenet_v1: width_multiplier must be a real number, got str"),
         (lambda: mobilenet_v1_full_conv(num_classes=0), ValueError, r"mobilenet_v1_full_conv: num_classes must be"),
-        (lambda: small_cnn(1), TypeError, r"small_cnn: separable must be a bool"),
-        (lambda: small_cnn(True, channels=(8,)), ValueError, r"small_cnn: channels must hold at least two"),
-        (lambda: small_cnn(False, mid_activation=False), ValueError, r"small_cnn: mid_activation=False applies to"),
-        (lambda: small_cnn(True, mid_activation=0), TypeError, r"small_cnn: mid_activation must be a bool"),
+        (lambda: mobilenet_v1(num_classes=2.0), TypeError, r"mobilenet_v1: num_classes must be an int, got float"),
+        (lambda: mobilenet_v1(in_channels=0), ValueError, r"mobilenet_v1: in_channels must be a positive int, got 0"),
         (lambda: separable_block(4, 8, mid_activation="no"), TypeError, r"separable_block: mid_activation must be"),
     ],
 )
 def test_bad_arguments(call, error, match):
     with pytest.raises(error, match=match):
         call()
-
-
-def test_small_cnn_parameter_counts():
-    """The counts the separable chapter quotes (section 4 and its experiment)."""
-    assert count_params(small_cnn(False)) == 23_668
-    assert count_params(small_cnn(True)) == 3_716
-    assert count_params(small_cnn(True, mid_activation=False)) == 3_716 - 2 * (16 + 32)  # no batch norm between
-    assert count_params(small_cnn(False, channels=(16, 16, 8))) == 3_716  # the matched-parameter control
 
 
 def test_xception_block_is_one_rank_constrained_convolution():
@@ -131,15 +111,44 @@ def test_xception_block_is_one_rank_constrained_convolution():
     assert len(separable_block(4, 6)[0]) == 3  # MobileNet's block: conv, batch norm, ReLU between the steps
 
 
-def test_one_model_zoo_small_cnn_is_blocks_small_cnn():
-    """The separable chapter's small_cnn(False) and the 1x1 chapter's SmallCNN() are the same network:
-    the same layers, created in the same order, so the same seed gives the same weights."""
-    from convbook.nets.blocks import SmallCNN
+# --------------------------------------------------------------------------- the conv-BN-ReLU unit
 
-    torch.manual_seed(3)
-    a = small_cnn(False)
-    torch.manual_seed(3)
-    b = SmallCNN()
-    sa, sb = a.state_dict(), b.state_dict()
-    assert [tuple(v.shape) for v in sa.values()] == [tuple(v.shape) for v in sb.values()]
-    assert all(torch.equal(x, y) for x, y in zip(sa.values(), sb.values()))
+
+def test_conv_bn_relu_parts_and_defaults():
+    unit = conv_bn_relu(4, 8, 3, stride=2)
+    assert [type(m) for m in unit] == [torch.nn.Conv2d, torch.nn.BatchNorm2d, torch.nn.ReLU]
+    conv = unit[0]
+    assert conv.bias is None and conv.padding == (1, 1) and conv.stride == (2, 2)  # no bias before batch norm
+    bare = conv_bn_relu(4, 8, 1, norm=None, activation=None)
+    assert len(bare) == 1 and bare[0].bias is not None  # without batch norm the convolution has a bias
+    assert [type(m) for m in conv_bn_relu(4, 8, 3, norm=None)] == [torch.nn.Conv2d, torch.nn.ReLU]
+    assert isinstance(conv_bn_relu(4, 8, 1, activation="relu6")[-1], torch.nn.ReLU6)
+    assert conv_bn_relu(4, 8, 3, bias=True)[0].bias is not None  # the segmentation networks' choice
+
+
+@pytest.mark.parametrize("k, d", [(1, 1), (3, 1), (3, 2), (5, 3), (7, 4)])
+def test_conv_bn_relu_keeps_the_size(k, d):
+    unit = conv_bn_relu(2, 3, k, dilation=d, groups=1).eval()
+    assert unit[0].padding == (d * (k // 2),) * 2
+    assert unit(torch.zeros(1, 2, 11, 9)).shape == (1, 3, 11, 9)
+
+
+def test_conv_bn_relu_depthwise_parameters():
+    unit = conv_bn_relu(8, 8, 3, groups=8)
+    assert count_params(unit) == 8 * 9 + 2 * 8  # one 3x3 filter per channel, then batch norm's scale and shift
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: conv_bn_relu(4, 8, 3, norm="layer"), ValueError, r"conv_bn_relu: norm must be 'batch' or None"),
+        (lambda: conv_bn_relu(4, 8, 3, activation="gelu"), ValueError, r"conv_bn_relu: activation must be 'relu'"),
+        (lambda: conv_bn_relu(4, 8, 3, bias=1), TypeError, r"conv_bn_relu: bias must be a bool or None, got int"),
+        (lambda: conv_bn_relu(4, 0, 3), ValueError, r"conv_bn_relu: c_out must be a positive int, got 0"),
+        (lambda: conv_bn_relu(4, 8, 3.0), TypeError, r"conv_bn_relu: kernel_size must be an int, got float"),
+        (lambda: conv_bn_relu(4, 8, 3, dilation=0), ValueError, r"conv_bn_relu: dilation must be a positive int"),
+    ],
+)
+def test_conv_bn_relu_bad_arguments(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

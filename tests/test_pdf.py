@@ -1,4 +1,5 @@
-"""The PDF edition's checker (scripts/make_pdf.py) on small PDFs made here, and its reading of the table of contents.
+"""The PDF edition's checker (convbook.course.site.pdf) on small PDFs made here, and its reading of the table of
+contents.
 
 `make pdf` builds and prints the whole book and then runs the same `check_pdf` on it (page count, every chapter's
 and section's title at the top of a page, the images, typeset math); these tests make sure that check can fail.
@@ -16,10 +17,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
-from conftest import load_script
+from convbook.course.site import pdf as make_pdf  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-make_pdf = load_script("make_pdf")
 
 
 def _pdf(path: Path, pages: list[tuple[str, str, bool]]) -> Path:

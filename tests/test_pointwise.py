@@ -1,4 +1,5 @@
-"""The 1x1 chapter's library: pointwise convolution, PCA weights, edge filters, torch blocks, self-checks."""
+"""The 1x1 chapter's library: pointwise convolution, its figure, torch blocks, self-checks (edge filters and PCA
+weights: test_analysis.py)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,7 @@ from hypothesis import strategies as st
 
 from convbook import conv2d
 from convbook.course.check import pointwise as check
-from convbook.pointwise import (
-    PointwisePCA,
-    edge_filter_angles,
-    oriented_edge_filters,
-    pca_pointwise_weights,
-    pca_reconstruct,
-    pointwise_conv2d,
-    pointwise_conv2d_loop,
-)
+from convbook.pointwise import pointwise_conv2d, pointwise_conv2d_loop
 
 TOL64 = 1e-10
 
@@ -94,10 +87,19 @@ def test_float32_kept():
         (np.zeros((2, 3)), np.zeros((1, 2)), None, ValueError, "input x must be 3-D"),
         (np.zeros((1, 3, 2, 2)), np.zeros((2, 3, 3, 3)), None, ValueError, "must have a 1x1 kernel"),
         (np.zeros((1, 3, 2, 2)), np.zeros(3), None, ValueError, "weight must be"),
-        (np.zeros((1, 3, 2, 2)), np.zeros((2, 4)), None, ValueError, "weight expects C_in=4"),
-        (np.zeros((1, 3, 2, 2)), np.zeros((2, 3)), np.zeros(3), ValueError, r"bias must have shape \(2,\)"),
+        (np.zeros((1, 3, 2, 2)), np.zeros((2, 4)), None, ValueError, r"input has C_in=3 channels but weight expects"),
+        (
+            np.zeros((1, 3, 2, 2)),
+            np.zeros((2, 3)),
+            np.zeros(3),
+            ValueError,
+            r"bias must have shape \(C_out,\) = \(2,\)",
+        ),
+        (np.zeros((1, 3, 2, 2)), np.zeros((2, 3)), np.zeros((2, 1)), ValueError, r"bias must have shape"),
         (np.zeros((1, 3, 2, 2), dtype=int), np.zeros((2, 3)), None, TypeError, "floating-point"),
         (np.zeros((1, 3, 2, 2)), np.zeros((2, 3), dtype=np.float32), None, TypeError, "must match input dtype"),
+        (np.zeros((1, 3, 2, 2)), np.zeros((2, 3)), np.zeros(2, dtype=np.float32), TypeError, "bias dtype float32"),
+        (np.zeros((1, 3, 0, 2)), np.zeros((2, 3)), None, ValueError, "must have no zero-size dimension"),
     ],
 )
 def test_bad_input(fn, x, weight, bias, error, match):
@@ -110,107 +112,27 @@ def test_torch_tensor_rejected():
         pointwise_conv2d_loop(torch.zeros(1, 2, 2, 2), np.zeros((1, 2)))
 
 
-# --------------------------------------------------------------------------- edge filters
+def test_show_pointwise_highlights_one_pixel_per_channel():
+    import matplotlib
 
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
 
-def test_edge_filters_properties():
-    f = oriented_edge_filters(16, 7)
-    assert f.shape == (16, 1, 7, 7)
-    assert np.allclose(f.sum(axis=(1, 2, 3)), 0, atol=1e-12)
-    assert np.allclose(np.linalg.norm(f.reshape(16, -1), axis=1), 1)
-    assert np.allclose(f[8], -f[0])  # opposite directions are negatives of each other
-    assert np.array_equal(edge_filter_angles(4), [0.0, 90.0, 180.0, 270.0])
-    # 0 degrees responds positively to intensity growing to the right; 90 degrees to intensity growing upwards
-    ramp = np.tile(np.arange(9.0), (9, 1))[None, None]  # (1, 1, 9, 9), grows with the column
-    resp = conv2d(ramp, f[[0, 4, 8]])[0, :, 0, 0]  # 0, 90, 180 degrees
-    assert resp[0] > 0 and abs(resp[1]) < 1e-9 and resp[2] < 0
-    up = np.flipud(np.tile(np.arange(9.0)[:, None], (1, 9))).copy()[None, None]  # grows towards the top
-    assert conv2d(up, f[[4]])[0, 0, 0, 0] > 0
+    from convbook.plotting.pointwise_figure import show_pointwise
 
-
-@pytest.mark.parametrize(
-    "kwargs, error, match",
-    [
-        (dict(n=0), ValueError, "n must be a positive int"),
-        (dict(n=2.0), TypeError, "n must be an int"),
-        (dict(size=4), ValueError, "size must be an odd int"),
-        (dict(sigma=-1.0), ValueError, "sigma must be positive"),
-    ],
-)
-def test_edge_filters_bad_input(kwargs, error, match):
-    with pytest.raises(error, match=match):
-        oriented_edge_filters(**kwargs)
-
-
-# --------------------------------------------------------------------------- PCA as a 1x1 conv
-
-
-def _correlated_features(seed=0, c=6, n=2, h=9, w=8):
-    rng = np.random.default_rng(seed)
-    latent = rng.standard_normal((n, 2, h, w))  # two true factors
-    mix = rng.standard_normal((c, 2))
-    x = np.einsum("cl,nlhw->nchw", mix, latent) + 0.05 * rng.standard_normal((n, c, h, w))
-    return x + rng.standard_normal(c)[None, :, None, None]  # a channel offset, removed by the mean
-
-
-def test_pca_properties():
-    x = _correlated_features()
-    pca = pca_pointwise_weights(x, 3)
-    assert isinstance(pca, PointwisePCA)
-    assert pca.weight.shape == (3, 6) and pca.bias.shape == (3,) and pca.mean.shape == (6,)
-    assert np.allclose(pca.weight @ pca.weight.T, np.eye(3))  # orthonormal rows
-    r = pca.explained_variance_ratio
-    assert r.shape == (6,) and np.all(np.diff(r) <= 1e-12) and abs(r.sum() - 1) < 1e-12
-    assert pca.kept > 0.99  # two latent factors: three components keep nearly everything
-    assert np.allclose(pca.bias, -pca.weight @ pca.mean)
-    y = pointwise_conv2d(x, pca.weight, pca.bias)  # (N, 3, H, W)
-    assert np.allclose(y.mean(axis=(0, 2, 3)), 0, atol=1e-12)  # merged maps are centred
-    var = y.transpose(1, 0, 2, 3).reshape(3, -1).var(axis=1, ddof=1)
-    total = x.transpose(1, 0, 2, 3).reshape(6, -1).var(axis=1, ddof=1).sum()
-    assert np.allclose(var / total, r[:3])
-    # reconstruction error equals the variance left out
-    x_hat = pca_reconstruct(y, pca)
-    resid = ((x - x_hat) ** 2).sum() / ((x - pca.mean[None, :, None, None]) ** 2).sum()
-    assert abs(resid - (1 - pca.kept)) < 1e-10
-    # largest-magnitude entry of each row is positive (deterministic signs)
-    assert np.all(pca.weight[np.arange(3), np.argmax(np.abs(pca.weight), axis=1)] > 0)
-
-
-def test_pca_all_components_reconstruct_exactly():
-    x = _correlated_features(seed=3)[0]  # unbatched (C, H, W)
-    pca = pca_pointwise_weights(x, 6)
-    assert abs(pca.kept - 1) < 1e-12
-    assert _err(pca_reconstruct(pointwise_conv2d(x, pca.weight, pca.bias), pca), x) <= 1e-10
-
-
-def test_pca_matches_svd():
-    x = _correlated_features(seed=4)
-    samples = x.transpose(0, 2, 3, 1).reshape(-1, 6)
-    s = np.linalg.svd(samples - samples.mean(0), compute_uv=False)
-    pca = pca_pointwise_weights(x, 2)
-    assert np.allclose(pca.explained_variance_ratio, s**2 / (s**2).sum())
-
-
-@pytest.mark.parametrize(
-    "features, k, error, match",
-    [
-        (np.zeros((3, 4)), 1, ValueError, "features must be 3-D"),
-        (np.ones((3, 4, 4)), 4, ValueError, "k must be at most the number of channels C=3"),
-        (np.ones((3, 4, 4)), 0, ValueError, "k must be a positive int"),
-        (np.ones((3, 4, 4)), 1.5, TypeError, "k must be an int"),
-        (np.ones((3, 4, 4)), 1, ValueError, "zero variance"),
-        (np.ones((3, 1, 1)), 1, ValueError, "at least 2 pixels"),
-        (np.ones((3, 4, 4), dtype=int), 1, TypeError, "floating-point"),
-    ],
-)
-def test_pca_bad_input(features, k, error, match):
-    with pytest.raises(error, match=match):
-        pca_pointwise_weights(features, k)
-
-
-def test_reconstruct_bad_input():
-    with pytest.raises(TypeError, match="pca must be a PointwisePCA"):
-        pca_reconstruct(np.zeros((1, 2, 2)), (1, 2))
+    fig, ax = plt.subplots()
+    drawn = show_pointwise(ax, c_in=4, c_out=3, size=4, pixel=(1, 2))
+    assert len(drawn["in"]) == 4 and len(drawn["out"]) == 3
+    # the highlighted cell is column 2 of each input grid (drawn from x = 0), one grid per channel, stacked
+    assert [c.get_x() for c in drawn["in"]] == [2.0] * 4
+    ys = sorted(c.get_y() for c in drawn["in"])
+    assert np.allclose(np.diff(ys), 4 + 0.7)  # the grid's side plus the gap between grids
+    assert drawn["weight"].get_array().shape == (3, 4)
+    with pytest.raises(ValueError, match=r"show_pointwise: pixel must lie in the 4x4 grid"):
+        show_pointwise(ax, pixel=(4, 0))
+    with pytest.raises(TypeError, match=r"show_pointwise: c_in must be an int"):
+        show_pointwise(ax, c_in=2.0)
+    plt.close(fig)
 
 
 # --------------------------------------------------------------------------- torch blocks
@@ -233,8 +155,8 @@ def test_block_parameter_counts():
 
 
 def test_blocks_shapes_and_profile():
-    from convbook import profile
     from convbook.nets.blocks import Bottleneck, inception_3a
+    from convbook.nets.profiler import profile
 
     torch.manual_seed(0)
     x = torch.randn(1, 192, 28, 28)

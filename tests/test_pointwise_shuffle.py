@@ -62,8 +62,9 @@ def test_groups_one_is_the_plain_layer_and_unbatched_works():
     [
         ((1, 6, 2, 2), (4, 3), 0, ValueError, "groups must be a positive int"),
         ((1, 6, 2, 2), (4, 3), 2.0, TypeError, "groups must be an int"),
-        ((1, 6, 2, 2), (3, 3), 2, ValueError, "groups=2 must divide C_in=6 and C_out=3"),
-        ((1, 6, 2, 2), (4, 2), 2, ValueError, "weight expects C_in / groups = 2 channels, input has 6"),
+        ((1, 6, 2, 2), (3, 3), 2, ValueError, "groups=2 must divide the output channels C_out=3"),
+        ((1, 5, 2, 2), (4, 2), 2, ValueError, "groups=2 must divide the input channels C_in=5"),
+        ((1, 6, 2, 2), (4, 2), 2, ValueError, r"input has C_in=6 channels but weight expects .* = 2 \* 2 = 4"),
     ],
 )
 def test_grouped_bad_input(fn, shape_x, shape_w, groups, error, match):

@@ -14,9 +14,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import textwrap
 import warnings
 
 import numpy as np
@@ -25,6 +22,7 @@ import torch
 
 import convbook
 from convbook.lab import machine, timing
+from convbook.lab.fresh import run_fresh
 from convbook.nets import torch_bridge
 from convbook.nets.torch_bridge import (
     compare_with_torch,
@@ -98,48 +96,42 @@ def test_precision_context_with_the_new_api():
             pass
 
 
+def _checks_after_the_new_api() -> str:
+    """A reader's program: sets TF32 with the new API, then runs an exactness check (in a fresh process)."""
+    torch.backends.cuda.matmul.fp32_precision = "tf32"
+    rng = np.random.default_rng(0)
+    r = compare_with_torch("conv2d", rng.standard_normal((1, 2, 6, 6)), rng.standard_normal((2, 2, 3, 3)))
+    assert r.ok
+    assert torch.backends.cuda.matmul.fp32_precision == "tf32"  # restored
+    return "ok " + precision_label("cpu")
+
+
+@pytest.mark.slow
 def test_checks_work_after_a_program_used_the_new_api():
     """The reported failure: a program sets TF32 with the new API, then an exactness check ran into
     'mix of the legacy and new APIs'. Run in a fresh process, as a reader's program would."""
-    code = textwrap.dedent(
-        """
-        import numpy as np, torch
-        torch.backends.cuda.matmul.fp32_precision = "tf32"
-        from convbook.nets.torch_bridge import compare_with_torch, precision_label
-        rng = np.random.default_rng(0)
-        r = compare_with_torch("conv2d", rng.standard_normal((1, 2, 6, 6)), rng.standard_normal((2, 2, 3, 3)))
-        assert r.ok
-        assert torch.backends.cuda.matmul.fp32_precision == "tf32"  # restored
-        print("ok", precision_label("cpu"))
-        """
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "ok float32"
+    assert run_fresh(_checks_after_the_new_api, timeout=120) == "ok float32"
 
 
+def _legacy_flags() -> str:
+    """Older torch (< 2.9) has only allow_tf32: simulated by hiding the new API (in a fresh process)."""
+    torch_bridge._new_precision_api = lambda: False
+    torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cuda.matmul.allow_tf32 = False
+    with torch_bridge.float32_precision("tf32"):
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+        assert torch_bridge.current_float32_precision() == {"conv": "tf32", "matmul": "tf32"}
+    with torch_bridge.exact_mode():
+        assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+    assert torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+    assert torch_bridge.current_float32_precision() == {"conv": "tf32", "matmul": "ieee"}
+    return "ok"
+
+
+@pytest.mark.slow
 def test_precision_context_with_the_legacy_flags():
-    """Older torch (< 2.9) has only allow_tf32; simulated by hiding the new API, in a fresh process."""
-    code = textwrap.dedent(
-        """
-        import torch
-        from convbook.nets import torch_bridge
-        torch_bridge._new_precision_api = lambda: False
-        torch.backends.cudnn.allow_tf32 = True
-        torch.backends.cuda.matmul.allow_tf32 = False
-        with torch_bridge.float32_precision("tf32"):
-            assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
-            assert torch_bridge.current_float32_precision() == {"conv": "tf32", "matmul": "tf32"}
-        with torch_bridge.exact_mode():
-            assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
-        assert torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
-        assert torch_bridge.current_float32_precision() == {"conv": "tf32", "matmul": "ieee"}
-        print("ok")
-        """
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "ok"
+    """The two precision APIs must not be mixed in one process: this one runs in its own."""
+    assert run_fresh(_legacy_flags, timeout=120) == "ok"
 
 
 def test_precision_label(monkeypatch):
@@ -170,7 +162,7 @@ def test_deterministic_training_context_restores_state():
 
 def test_training_is_repeatable_on_the_cpu():
     from convbook.lab.datasets import make_shapes
-    from convbook.nets.models import small_cnn
+    from convbook.nets.small_cnn import small_cnn
     from convbook.nets.training import deterministic, train_classifier
 
     train, test = make_shapes(128, size=16, seed=0), make_shapes(64, size=16, seed=1)
@@ -200,11 +192,12 @@ def test_load_average_without_getloadavg(monkeypatch):
     """Windows has no os.getloadavg: the benchmark records None and still prints its table."""
     monkeypatch.delattr(os, "getloadavg")
     assert machine.load_average() is None
-    from convbook.lab import bench
+    from convbook.lab.experiments import bench
+    from convbook.lab.results import run_experiment
 
-    results = bench.run_suite(["pointwise"], repeats=1, warmup=0, quick=True, naive=False, progress=False)
-    assert results["load_average"] == {"before": None, "after": None}
-    assert "load average not available on this system" in bench.format_table(results)
+    ref = run_experiment("bench", quick=True, threads=1, only="pointwise", repeats=1, no_naive=True)
+    assert ref.provenance.load_average.before is None and ref.provenance.load_average.after is None
+    assert "load average not available on this system" in bench.format_table(ref)
 
 
 def test_timing_protocol_fixes_threads_and_restores_them():

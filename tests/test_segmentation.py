@@ -1,4 +1,5 @@
-"""convbook.nets.segmentation: the dilated chapter's segmentation networks, ASPP, the context module, the measurements."""
+"""convbook.nets.segmentation and segmentation_eval: the dilated chapter's segmentation networks, ASPP, the context
+module, and their measurements."""
 
 from __future__ import annotations
 
@@ -11,18 +12,20 @@ from convbook import receptive_field
 from convbook.nets.segmentation import (
     ASPP,
     aspp_net,
+    context_module,
+    segmentation_net,
+    strided_segmentation_net,
+    valid_taps,
+)
+from convbook.nets.segmentation_eval import (
     blind_pixels,
     centred_mass,
-    context_module,
     effective_receptive_field,
     erf_extent,
     fit_threshold_baseline,
     predict,
     predict_threshold_baseline,
-    segmentation_net,
     segmentation_scores,
-    strided_segmentation_net,
-    valid_taps,
 )
 from convbook.nets.training import count_params
 
@@ -43,6 +46,17 @@ def test_segmentation_net_keeps_the_size_and_has_the_computed_field(dilations):
     assert net(torch.zeros(2, 1, 24, 24)).shape == (2, 3, 24, 24)
     field = receptive_field([(3, 1, d) for d in dilations])
     assert _field_by_gradient(net) == (field, field)
+
+
+def test_segmentation_net_is_a_flat_stack_of_biased_conv_bn_relu():
+    """The layout the reference results were trained with: flat layers, a bias before every batch norm."""
+    net = segmentation_net([1, 2])
+    assert [type(m).__name__ for m in net] == ["Conv2d", "BatchNorm2d", "ReLU"] * 2 + ["Conv2d"]
+    assert all(m.bias is not None for m in net if isinstance(m, torch.nn.Conv2d))
+    assert net[3].dilation == (2, 2) and net[3].padding == (2, 2)
+    head = ASPP(8, 4, 6, rates=(3,))
+    assert head.branches[1][0].padding == (3, 3) and head.branches[1][0].bias is not None
+    assert [type(m).__name__ for m in head.pool] == ["Conv2d", "ReLU"]
 
 
 def test_plain_dilated_and_strided_networks_have_the_same_weights():
@@ -144,6 +158,8 @@ def test_centred_mass_and_extent_on_known_maps():
     assert erf_extent(uniform, 0.5) == 7
     with pytest.raises(ValueError, match=r"erf_extent: fraction must be a number in \(0, 1\]"):
         erf_extent(uniform, 0)
+    with pytest.raises(TypeError, match="erf_extent: fraction must be a number, got str"):
+        erf_extent(uniform, "0.9")
     with pytest.raises(ValueError, match="centred_mass: erf must be a 2-D non-negative map"):
         centred_mass(-uniform)
 
@@ -153,8 +169,14 @@ def test_segmentation_errors_name_the_argument():
         segmentation_net([1, 1], kernel_size=2)
     with pytest.raises(ValueError, match=r"segmentation_net: kernel_size must give one size per dilation \(2\)"):
         segmentation_net([1, 1], kernel_size=[3])
-    with pytest.raises(ValueError, match="segmentation_net: dilations must not be empty"):
+    with pytest.raises(ValueError, match="segmentation_net: dilations must name at least one layer"):
         segmentation_net([])
+    with pytest.raises(TypeError, match="segmentation_net: dilations must be a sequence of ints, got int"):
+        segmentation_net(2)
+    with pytest.raises(ValueError, match="segmentation_net: kernel_size must be a positive int, got 0"):
+        segmentation_net([1, 1], kernel_size=0)
+    with pytest.raises(ValueError, match=r"strided_segmentation_net: strides\[1\] must be a positive int, got 0"):
+        strided_segmentation_net((1, 0))
     with pytest.raises(ValueError, match="context_module: init must be 'identity' or 'default'"):
         context_module(3, init="zeros")
     with pytest.raises(TypeError, match="ASPP: image_pooling must be a bool"):

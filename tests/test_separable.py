@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import TOL, assert_close, torch_forward
-from convbook import conv2d, conv2d_naive, separable_cost
+from convbook import conv2d, conv2d_naive
 from convbook.course.check import separable as check
 from convbook.pointwise import pointwise_conv2d
 from convbook.separable import (
@@ -152,15 +152,6 @@ def test_fit_is_deterministic_and_sign_normalised():
     assert np.array_equal(dw1, dw2) and np.array_equal(pw1, pw2)
     flat = dw1.reshape(4, 9)
     assert np.all(flat[np.arange(4), np.abs(flat).argmax(axis=1)] > 0)
-
-
-def test_seed_notes_worked_example_costs():
-    dw, pw = separable_cost(8, 32, 3, 18)
-    assert dw.params + pw.params == 328 and 3 * 3 * 8 * 32 == 2304
-    assert round(2304 / 328, 2) == 7.02
-    torch_dw = torch.nn.Conv2d(8, 8, 3, groups=8, bias=False)
-    torch_pw = torch.nn.Conv2d(8, 32, 1, bias=False)
-    assert torch_dw.weight.numel() + torch_pw.weight.numel() == 328
 
 
 @pytest.mark.parametrize(

@@ -1,34 +1,34 @@
-"""The separable chapter's cost functions (NumPy core) against torch models and the papers' tables,
-and the helpers of its reference experiments."""
+"""The separable chapter's architecture tables (convbook.nets.architectures) and the inverted residual block's
+count (convbook.costs) against torch models and the papers' tables, and the helpers of its reference experiments."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
-from convbook import conv_cost, profile
+from convbook.costs import cost_shares, inverted_residual_cost
+from convbook.nets.architectures import MOBILENET_V1_BLOCKS, mobilenet_v1_costs, scaled_width
 from convbook.nets.models import InvertedResidual, mobilenet_v1, mobilenet_v1_full_conv
-from convbook.separable import (
-    MOBILENET_V1_BLOCKS,
-    conv_intensity,
-    cost_shares,
-    inverted_residual_cost,
-    mobilenet_v1_costs,
-    relu_embedding_error,
-    scaled_width,
-)
+from convbook.nets.profiler import profile
 
 
 def _totals(rows):
     return sum(r["params"] for r in rows), sum(r["macs"] for r in rows)
 
 
+def _torch_weights(model):
+    """torch's own count of the weights of the layers profile counts (batch norms left out, as in the papers)."""
+    layers = (torch.nn.Conv2d, torch.nn.Linear)
+    return sum(p.numel() for m in model.modules() if isinstance(m, layers) for p in m.parameters(recurse=False))
+
+
 @pytest.mark.parametrize("alpha, resolution", [(1.0, 224), (0.75, 192), (0.5, 160), (0.25, 128), (1.3, 96)])
 def test_mobilenet_costs_equal_the_profile_of_the_torch_model(alpha, resolution):
     rows = mobilenet_v1_costs(alpha, resolution)
-    p = profile(mobilenet_v1(alpha), (1, 3, resolution, resolution))
+    model = mobilenet_v1(alpha)
+    p = profile(model, (1, 3, resolution, resolution))
     assert _totals(rows) == (p.total_params, p.total_macs)
+    assert p.total_params == _torch_weights(model)
     assert [r["kind"] for r in rows] == [row.kind for row in p]
     assert [r["macs"] for r in rows] == [row.macs for row in p]
     assert rows[-2]["out_size"] == p[-2].out_shape[-1]
@@ -88,6 +88,7 @@ def test_inverted_residual_cost_equals_the_profile(c_in, c_out, size, t, s):
     p = profile(block, (1, c_in, size, size))
     cost = inverted_residual_cost(c_in, c_out, size, expansion=t, stride=s)
     assert (cost["total"].params, cost["total"].macs) == (p.total_params, p.total_macs)
+    assert cost["total"].params == _torch_weights(block)
     assert [r.kind for r in p] == (["pointwise"] if t > 1 else []) + ["depthwise", "pointwise"]
     assert cost["out_size"] == p[-1].out_shape[-1] and cost["residual"] == block.residual
     assert (cost["expand"] is None) == (t == 1)
@@ -105,40 +106,15 @@ def test_inverted_residual_block_adds_its_input_and_ends_linear():
     assert InvertedResidual(8, 16, stride=2)(torch.zeros(1, 8, 10, 10)).shape == (1, 16, 5, 5)
 
 
-def test_relu_embedding_loses_information_in_few_dimensions_only():
-    t = np.linspace(0.5, 4 * np.pi, 300)
-    spiral = np.stack([t * np.cos(t), t * np.sin(t)], axis=1)  # (300, 2)
-    narrow = [relu_embedding_error(spiral, 2, seed) for seed in range(5)]
-    wide = [relu_embedding_error(spiral, 30, seed) for seed in range(5)]
-    assert min(narrow) > 0.3
-    assert max(wide) < 1e-10
-    # without the ReLU nothing would be lost: a point with all coordinates positive comes back exactly
-    assert relu_embedding_error(np.array([[1.0, 1.0]]), 2, seed=0) >= 0.0
-
-
-def test_conv_intensity():
-    d = conv_intensity(128, 128, 3, 28, groups=128, batch=8)
-    c = conv_cost(128, 128, 3, 28, groups=128)
-    assert d["macs"] == 8 * c.macs and d["flops"] == 2 * d["macs"]
-    assert d["bytes"] == 4 * (8 * 256 * 28 * 28 + c.params)
-    assert d["intensity"] == pytest.approx(2 * 9 * 8 * 128 * 784 / d["bytes"])
-    assert 2.2 < d["intensity"] < 2.3  # depthwise: about 2 FLOPs per byte whatever the width
-    assert conv_intensity(256, 256, 3, 28, batch=8)["intensity"] > 100 * d["intensity"] / 2.3
-
-
 @pytest.mark.parametrize(
     "call, error, match",
     [
         (lambda: mobilenet_v1_costs(0), ValueError, r"mobilenet_v1_costs: width_multiplier must be in \(0, 4\]"),
-        (lambda: mobilenet_v1_costs("1"), TypeError, r"mobilenet_v1_costs: width_multiplier must be a number"),
+        (lambda: mobilenet_v1_costs("1"), TypeError, r"mobilenet_v1_costs: width_multiplier must be a real number"),
         (lambda: mobilenet_v1_costs(1.0, 16), ValueError, r"mobilenet_v1_costs: resolution must be an int >= 32"),
         (lambda: mobilenet_v1_costs(full_conv=1), TypeError, r"mobilenet_v1_costs: full_conv must be a bool"),
         (lambda: inverted_residual_cost(8, 8, 10, kernel_size=4), ValueError, r"kernel_size must be odd"),
         (lambda: inverted_residual_cost(8, 8, 10, expansion=0), ValueError, r"expansion must be a positive int"),
-        (lambda: relu_embedding_error(np.zeros((4, 3)), 2), ValueError, r"dims must be at least the points' dim"),
-        (lambda: relu_embedding_error(np.zeros(4), 2), ValueError, r"points must be 2-D \(M, D\)"),
-        (lambda: relu_embedding_error(np.zeros((4, 2), dtype=int), 2), TypeError, r"floating-point dtype"),
-        (lambda: conv_intensity(8, 8, 3, 0), ValueError, r"conv_intensity: size must be a positive int"),
         (lambda: InvertedResidual(8, 8, stride=3), ValueError, r"InvertedResidual: stride must be 1 or 2"),
         (lambda: InvertedResidual(8, 8, expansion=2.0), TypeError, r"InvertedResidual: expansion must be an int"),
     ],
@@ -160,7 +136,7 @@ def test_the_table_is_the_one_models_builds():
 
 def test_matched_parameter_control():
     from convbook.lab.experiments.separable_accuracy import matched_channels
-    from convbook.nets.models import small_cnn
+    from convbook.nets.small_cnn import small_cnn
     from convbook.nets.training import count_params
 
     assert matched_channels() == (16, 16, 8)
@@ -168,7 +144,7 @@ def test_matched_parameter_control():
 
 
 def test_layer_flops_of_the_timing_experiment():
-    from convbook.lab.experiments.separable_timing import layer_flops
+    from convbook.lab.experiments.separable_timing.layers import layer_flops
 
     std, sep = layer_flops("standard", 128), layer_flops("separable", 128)
     dw, pw = layer_flops("depthwise", 128), layer_flops("pointwise", 128)
@@ -176,49 +152,22 @@ def test_layer_flops_of_the_timing_experiment():
     assert std["flops"] / sep["flops"] == pytest.approx(1 / (1 / 128 + 1 / 9))
 
 
-def test_parse_onednn_log():
-    from convbook.lab.experiments.separable_timing import parse_onednn_log
-
-    log = "\n".join(
-        [
-            "onednn_verbose,v1,info,oneDNN v3.12.0",
-            "@@ nchw/depthwise/128/0",
-            "onednn_verbose,v1,primitive,exec,cpu,reorder,jit:blk,undef,src dst,,8x128x28x28,9.0",
-            "@@ nchw/depthwise/128/1",
-            "onednn_verbose,v1,primitive,exec,cpu,reorder,jit:blk,undef,src dst,,8x128x28x28,1.5",
-            "onednn_verbose,v1,primitive,exec,cpu,reorder,jit:blk,undef,src dst,,128x1x1x3x3,0.5",
-            "onednn_verbose,v1,primitive,exec,cpu,convolution,jit_dw:avx512_core,forward_training,src,,g128,2.0",
-            "onednn_verbose,v1,primitive,exec,cpu,reorder,jit:blk,undef,src dst,,8x128x28x28,1.0",
-            "@@ channels_last/depthwise/128/1",
-            "onednn_verbose,v1,primitive,exec,cpu,convolution,brdgmm_dw:avx512_core,forward_training,src,,g128,0.5",
-            "@@ end",
-        ]
-    )
-    rows = parse_onednn_log(log, skip=1)
-    assert rows["nchw/depthwise/128"] == {
-        "reorder_ms": [3.0],
-        "convolution_ms": [2.0],
-        "implementation": "jit_dw:avx512_core",
-    }
-    assert rows["channels_last/depthwise/128"]["reorder_ms"] == [0.0]
-    assert rows["channels_last/depthwise/128"]["implementation"] == "brdgmm_dw:avx512_core"
-
-
 def test_welch_interval():
-    from convbook.lab.experiments.separable_accuracy import welch
+    from convbook.lab.stats import welch
 
     w = welch([0.8, 0.82, 0.84, 0.86, 0.88], [0.7, 0.72, 0.74, 0.76, 0.78])
-    assert w["diff"] == pytest.approx(0.1)
-    assert w["ci95"][0] > 0 and w["df"] == pytest.approx(8.0)
-    assert welch([0.5, 0.5], [0.4, 0.4]) == {"diff": pytest.approx(0.1), "ci95": [pytest.approx(0.1)] * 2, "df": None}
+    assert w.diff == pytest.approx(0.1)
+    assert w.ci95[0] > 0 and w.df == pytest.approx(8.0)
+    same = welch([0.5, 0.5], [0.4, 0.4])
+    assert same.diff == pytest.approx(0.1) and same.ci95 == pytest.approx((0.1, 0.1)) and same.df is None
 
 
 def test_mobilenet_v2_costs_equal_the_profile_of_a_torch_build():
     """MobileNetV2 (Sandler et al. 2018, Table 2) built from InvertedResidual blocks: the NumPy count equals
-    convbook.profile, and both give the paper's 300 million multiply-adds and 3.4 million parameters."""
+    convbook.nets.profiler.profile, and both give the paper's 300 million multiply-adds and 3.4 million parameters."""
     from torch import nn
 
-    from convbook.separable import MOBILENET_V2_SETTINGS, mobilenet_v2_costs
+    from convbook.nets.architectures import MOBILENET_V2_SETTINGS, mobilenet_v2_costs
 
     def cbr(c_in, c_out, k, s):
         return nn.Sequential(nn.Conv2d(c_in, c_out, k, s, k // 2, bias=False), nn.BatchNorm2d(c_out), nn.ReLU6())
@@ -232,5 +181,6 @@ def test_mobilenet_v2_costs_equal_the_profile_of_a_torch_build():
     p = profile(nn.Sequential(*layers), (1, 3, 224, 224))
     rows = mobilenet_v2_costs()
     assert _totals(rows) == (p.total_params, p.total_macs) == (3_470_760, 300_774_272)
+    assert p.total_params == _torch_weights(nn.Sequential(*layers))
     assert [r["kind"] for r in rows] == [row.kind for row in p]
     assert round(p.total_macs / 1e6) == 301 and round(p.total_params / 1e6, 1) == 3.5  # paper: 300M, 3.4M

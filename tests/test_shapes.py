@@ -1,4 +1,4 @@
-"""Convolution arithmetic: output sizes, receptive fields and costs."""
+"""Convolution arithmetic: output sizes and receptive fields (the costs: test_costs.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import convbook
-from convbook import conv_cost, conv_output_size, effective_kernel_size, receptive_field, separable_cost
+from convbook import conv_output_size, effective_kernel_size, receptive_field
 
 
 def test_output_size_matches_torch_over_a_grid():
@@ -98,22 +97,3 @@ def test_receptive_field_matches_a_measured_gradient(layers):
 def test_receptive_field_errors(layers, error, pattern):
     with pytest.raises(error, match=pattern):
         receptive_field(layers)
-
-
-def test_conv_cost_matches_torch_numel_and_the_seed_example():
-    standard = conv_cost(8, 32, 3, 18)
-    dw, pw = separable_cost(8, 32, 3, 18)
-    assert standard.params == 2304 == torch.nn.Conv2d(8, 32, 3, bias=False).weight.numel()
-    assert dw.params + pw.params == 328
-    assert round(standard.params / (dw.params + pw.params), 2) == 7.02
-    assert standard.macs == 18 * 18 * 2304
-    assert standard.flops == 2 * standard.macs
-    ratio = (dw.macs + pw.macs) / standard.macs
-    assert ratio == pytest.approx(1 / 32 + 1 / 9)
-
-
-def test_dilated_kernel_macs_count_the_zeros():
-    assert convbook.dilated_kernel_macs(1, 1, 3, 1, 10) == conv_cost(1, 1, 3, 10).macs
-    assert convbook.dilated_kernel_macs(1, 1, 3, 2, 10) == 25 * 100
-    with pytest.raises(ValueError, match="groups=3 must divide"):
-        conv_cost(4, 6, 3, 5, groups=3)

@@ -1,4 +1,5 @@
-"""convbook.nets.wavenet: causal layers, the next-sample predictors and baselines, WaveNet and its two generators."""
+"""convbook.nets.causal (causal layers, the next-sample predictors and baselines) and convbook.nets.wavenet (mu-law,
+WaveNet and its two generators)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,21 @@ import pytest
 import torch
 
 from convbook import causal_conv1d, receptive_field
-from convbook.nets.wavenet import (
+from convbook.nets.causal import (
     CausalConv1d,
-    WaveNet,
     causal_stack,
     fit_autoregressive,
+    predict_autoregressive,
+    prediction_mse,
+    train_predictor,
+)
+from convbook.nets.wavenet import (
+    WaveNet,
     generate_cached,
     generate_naive,
     generation_macs,
     mu_law_decode,
     mu_law_encode,
-    predict_autoregressive,
-    prediction_mse,
-    train_predictor,
     train_wavenet,
 )
 
@@ -104,16 +107,29 @@ def test_prediction_errors_name_the_argument():
         train_predictor(model, torch.zeros(2, 1, 50))
     with pytest.raises(ValueError, match="train_predictor: skip must leave at least one scored sample"):
         train_predictor(model, x, skip=49)
-    with pytest.raises(ValueError, match="train_predictor: lr must be a positive number"):
+    with pytest.raises(ValueError, match="train_predictor: lr must be a positive number, got 0"):
         train_predictor(model, x, lr=0)
+    with pytest.raises(TypeError, match="train_predictor: lr must be a number, got str"):
+        train_predictor(model, x, lr="0.01")
     with pytest.raises(ValueError, match="fit_autoregressive: skip must be at least order - 1 = 6"):
         fit_autoregressive(x, 7, skip=3)
     with pytest.raises(TypeError, match="fit_autoregressive: train must have a floating-point dtype"):
         fit_autoregressive(np.zeros((2, 1, 50), dtype=int), 2)
-    with pytest.raises(ValueError, match="causal_stack: dilations must hold at least one dilation"):
+    with pytest.raises(ValueError, match="causal_stack: dilations must name at least one layer, got an empty sequence"):
         causal_stack([])
-    with pytest.raises(ValueError, match="causal_stack: each dilation must be a positive int, got 0"):
+    with pytest.raises(ValueError, match=r"causal_stack: dilations\[1\] must be a positive int, got 0"):
         causal_stack([1, 0])
+    with pytest.raises(TypeError, match="causal_stack: dilations must be a sequence of ints, got int"):
+        causal_stack(4)
+
+
+def test_prediction_mse_restores_the_training_mode():
+    model = causal_stack([1, 2]).train()
+    prediction_mse(model, np.zeros((2, 1, 20)))
+    assert model.training
+    with pytest.raises(RuntimeError):  # no such device: fails inside the block, after the switch to eval mode
+        prediction_mse(model, np.zeros((2, 1, 20)), device="no-such-device")
+    assert model.training
 
 
 # ---------------------------------------------------------------- mu-law
@@ -226,6 +242,8 @@ def test_wavenet_and_generator_errors():
         generate_naive(model, 5, torch.full((1, 3), 16, dtype=torch.int64))
     with pytest.raises(ValueError, match="generate_naive: temperature must be a non-negative number"):
         generate_naive(model, 5, torch.zeros(1, 3, dtype=torch.int64), temperature=-1)
+    with pytest.raises(TypeError, match="generate_naive: temperature must be a number, got str"):
+        generate_naive(model, 5, torch.zeros(1, 3, dtype=torch.int64), temperature="hot")
     with pytest.raises(ValueError, match="generate_cached: steps must be a positive int, got 0"):
         generate_cached(model, 0, torch.zeros(1, 3, dtype=torch.int64))
     with pytest.raises(TypeError, match="generation_macs: model must be a WaveNet"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -10,8 +12,16 @@ from hypothesis import strategies as st
 from conftest import TOL, assert_close, torch_forward
 from convbook import conv2d, conv2d_im2col, conv2d_naive
 from convbook._args import parse_conv_args
-from convbook.conv import _winograd_pays, winograd_allowed
+from convbook.conv import (
+    WINOGRAD_MAX_TILE_WASTE,
+    WINOGRAD_MIN_CHANNEL_PRODUCT,
+    WINOGRAD_MIN_SIDE,
+    _winograd_pays,
+    winograd_allowed,
+)
 from convbook.winograd import AT, BT, G, conv2d_winograd, tile_waste, winograd_macs
+
+WIDE = math.isqrt(WINOGRAD_MIN_CHANNEL_PRODUCT - 1) + 1  # C_in = C_out: the narrowest square layer on that path
 
 
 def test_one_dimensional_identity():
@@ -108,12 +118,13 @@ def test_errors_name_the_argument(args, kwargs, error, message):
 @pytest.mark.parametrize(
     "c, size, dilation, kernel, expected",
     [
-        (128, 56, 1, 3, True),
-        (128, 56, 2, 3, True),
-        (128, 56, 4, 3, False),  # each phase has 14 rows, tiled to 16: 31% wasted
-        (64, 56, 1, 3, False),  # too narrow: the tile copies cost more than the saved products
-        (128, 14, 1, 3, False),  # too small
-        (128, 56, 1, 5, False),  # F(4x4, 3x3) is for 3x3 kernels only
+        (WIDE, 56, 1, 3, True),
+        (WIDE, 56, 2, 3, True),
+        (WIDE, WINOGRAD_MIN_SIDE, 1, 3, True),  # the smallest map that takes it
+        (WIDE, 56, 4, 3, False),  # each phase has 14 rows, tiled to 16: 31% wasted
+        (WIDE // 2, 56, 1, 3, False),  # too narrow: the tile copies cost more than the saved products
+        (WIDE, WINOGRAD_MIN_SIDE // 2, 1, 3, False),  # too small
+        (WIDE, 56, 1, 5, False),  # F(4x4, 3x3) is for 3x3 kernels only
     ],
 )
 def test_conv2d_takes_winograd_where_it_measured_faster(c, size, dilation, kernel, expected):
@@ -125,19 +136,25 @@ def test_conv2d_takes_winograd_where_it_measured_faster(c, size, dilation, kerne
 def test_tile_waste():
     assert tile_waste((56, 56), (1, 1)) == 1.0
     assert tile_waste((56, 56), (4, 4)) == pytest.approx((16 / 14) ** 2)
+    assert tile_waste((56, 56), (2, 2)) <= WINOGRAD_MAX_TILE_WASTE < tile_waste((56, 56), (4, 4))
 
 
 def test_conv2d_on_a_wide_layer_agrees_with_another_path():
     """conv2d goes through Winograd here; im2col does not."""
     rng = np.random.default_rng(0)
-    x, w, b = rng.standard_normal((1, 128, 28, 30)), rng.standard_normal((128, 128, 3, 3)), rng.standard_normal(128)
+    side = WINOGRAD_MIN_SIDE
+    x, w, b = (
+        rng.standard_normal((1, WIDE, side, side + 2)),
+        rng.standard_normal((WIDE, WIDE, 3, 3)),
+        rng.standard_normal(WIDE),
+    )
     a = parse_conv_args(x, w, b, 1, 1, 1, 1, nd=2, fname="conv2d")
     assert _winograd_pays(a)
     assert_close(conv2d(x, w, b, padding=1), conv2d_im2col(x, w, b, padding=1), TOL[np.float64])
 
 
 def test_winograd_can_be_switched_off_and_the_switch_is_restored():
-    x, w = np.zeros((1, 128, 28, 28)), np.zeros((128, 128, 3, 3))
+    x, w = np.zeros((1, WIDE, WINOGRAD_MIN_SIDE, WINOGRAD_MIN_SIDE)), np.zeros((WIDE, WIDE, 3, 3))
     a = parse_conv_args(x, w, None, 1, 1, 1, 1, nd=2, fname="conv2d")
     with winograd_allowed(False):
         assert not _winograd_pays(a)

@@ -1703,19 +1703,7 @@
     setValue(top, "paths", paths);
     setValue(top, "holes", holes);
     root.querySelector('[data-role="rf2d"]').textContent = cov.rf + " × " + cov.rf;
-    var ds = layers.map(function (l) {
-      return l.d;
-    });
-    var verdict;
-    if (holes > 0) {
-      verdict = "Gridding: the dilations share a common factor" +
-        (gcdAll(ds) > 1 ? " (" + gcdAll(ds) + ")" : "") + " or grow faster than the kernel can fill, so " + holes +
-        " input sample" + (holes > 1 ? "s" : "") + " inside the field never reach the output. A hybrid schedule " +
-        "(dilations with no common factor, such as 1, 2, 3) reaches them all.";
-    } else {
-      verdict = "Every sample inside the field reaches the output: no gridding.";
-    }
-    root.querySelector('[data-role="verdict"]').textContent = verdict;
+    root.querySelector('[data-role="verdict"]').textContent = stackVerdict(layers, holes);
     this.requestDraw();
   };
 
@@ -1728,6 +1716,57 @@
 
   function gcdAll(a) {
     return a.reduce(gcd, 0);
+  }
+
+  function holeCount(layers) {
+    return coverage(layers).counts.filter(function (c) {
+      return c === 0;
+    }).length;
+  }
+
+  /**
+   * Wang et al.'s (2018) hybrid-dilation quantity for a stack of 3-tap kernels with stride 1: the largest gap
+   * between the input positions that the first layer must bridge, M_2, from M_n = r_n and
+   * M_i = max(M_{i+1} - 2 r_i, M_{i+1} - 2 (M_{i+1} - r_i), r_i). The stack has no holes when M_2 <= k.
+   */
+  function hybridGap(ds) {
+    var M = ds[ds.length - 1];
+    for (var i = ds.length - 2; i >= 1; i--) M = Math.max(M - 2 * ds[i], M - 2 * (M - ds[i]), ds[i]);
+    return M;
+  }
+
+  /** The stack's verdict: holes or none, and what makes them (dilations, strides, or both together). */
+  function stackVerdict(layers, holes) {
+    if (holes === 0) return "Every sample inside the field reaches the output: no gridding.";
+    var noun = holes + " input sample" + (holes > 1 ? "s" : "") + " inside the field never reach" + (holes > 1 ? "" : "es") +
+      " the output. ";
+    var undilated = holeCount(layers.map(function (l) { return { k: l.k, s: l.s, d: 1 }; }));
+    var unstrided = holeCount(layers.map(function (l) { return { k: l.k, s: 1, d: l.d }; }));
+    var ds = layers.map(function (l) { return l.d; });
+    var byStrides = undilated > 0, byDilations = unstrided > 0, cause = "";
+    if (byStrides) {
+      var wide = layers.map(function (l, i) { return i; }).filter(function (i) {
+        return i + 1 < layers.length && layers[i].s > (layers[i].k - 1) * layers[i].d + 1;
+      });
+      cause += (byDilations ? "Both make holes. The strides do" : "The strides make them, not the dilations") +
+        ": with every dilation set to 1, " + undilated + (undilated > 1 ? " remain" : " remains") + (wide.length ? " (layer " + (wide[0] + 1) + " steps " +
+        layers[wide[0]].s + " samples but its kernel spans only " + ((layers[wide[0]].k - 1) * layers[wide[0]].d + 1) +
+        ")" : "") + ". ";
+    }
+    if (byDilations) {
+      var g = gcdAll(ds), plain = layers.every(function (l) { return l.k === 3 && l.s === 1; });
+      cause += (byStrides ? "The dilations do too" : "The dilations make them") + ": with every stride set to 1, " + unstrided + (unstrided > 1 ? " remain" : " remains") +
+        (g > 1 ? ", and the dilations share the factor " + g + ", so only one sample in " + g + " can be reached." :
+          ". The dilations share no common factor: that is necessary for full coverage, not sufficient.");
+      if (g === 1 && plain && ds[0] === 1 && layers.length > 1) {
+        cause += " Wang et al.'s hybrid condition for 3-tap kernels asks that the largest gap the first layer must " +
+          "bridge, M\u2082 = " + hybridGap(ds) + " here, be at most 3.";
+      }
+    }
+    if (!byStrides && !byDilations) {
+      cause = "Dilations and strides make them together: with either set to 1 everywhere the field has no holes.";
+    }
+    return "Gridding: " + noun + cause.trim();
   }
 
   StackExplorer.prototype.draw = function () {

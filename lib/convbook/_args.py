@@ -8,11 +8,13 @@ forbidden value). Messages name the function, the argument and the rule.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 
 _FLOAT_KINDS = "f"  # float16, float32, float64 (numpy kind code)
+DILATION_NOTE = " (1 is an ordinary convolution)"
+AS_IN_TORCH = " (as in torch)"
 
 
 def positive_int(value, name: str, fname: str, minimum: int = 1) -> int:
@@ -40,15 +42,66 @@ def as_tuple(value, n: int, name: str, fname: str) -> tuple[int, ...]:
     raise TypeError(f"{fname}: {name} must be an int or a tuple of {n} ints, got {type(value).__name__}")
 
 
+def positive_tuple(value, n: int, name: str, fname: str, note: str = "") -> tuple[int, ...]:
+    """:func:`as_tuple`, then every entry at least 1; ``note`` is appended to the rule in the message."""
+    values = as_tuple(value, n, name, fname)
+    if any(v < 1 for v in values):
+        raise ValueError(f"{fname}: {name} must be positive{note}, got {values}")
+    return values
+
+
+def positive_int_list(values, name: str, fname: str, minimum: int = 1, item: str = "layer") -> list[int]:
+    """A non-empty sequence of ints (one per ``item``), each at least ``minimum``; ``name[i]`` names a bad entry."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"{fname}: {name} must be a sequence of ints, got {type(values).__name__}")
+    values = list(values)
+    if not values:
+        raise ValueError(f"{fname}: {name} must name at least one {item}, got an empty sequence")
+    return [positive_int(v, f"{name}[{i}]", fname, minimum) for i, v in enumerate(values)]
+
+
+def real_number(value, name: str, fname: str) -> float:
+    """``value`` as a float when it is a real number (bools excluded), or a ``TypeError``."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{fname}: {name} must be a real number, got {type(value).__name__}")
+    return float(value)
+
+
+def as_array(a, name: str, fname: str) -> np.ndarray:
+    """Return ``a`` as an ndarray; a torch tensor is refused with a hint (it would be copied silently)."""
+    if isinstance(a, np.ndarray):
+        return a
+    if hasattr(a, "detach") and hasattr(a, "numpy"):
+        raise TypeError(f"{fname}: {name} must be a NumPy array, got a torch tensor; call .numpy() first")
+    return np.asarray(a)
+
+
 def check_float_array(a, name: str, fname: str) -> np.ndarray:
     """Return ``a`` as an ndarray, refusing anything that is not floating point."""
-    if not isinstance(a, np.ndarray):
-        if hasattr(a, "detach") and hasattr(a, "numpy"):
-            raise TypeError(f"{fname}: {name} must be a NumPy array, got a torch tensor; call .numpy() first")
-        a = np.asarray(a)
+    a = as_array(a, name, fname)
     if a.dtype.kind not in _FLOAT_KINDS:
         raise TypeError(f"{fname}: {name} must have a floating-point dtype, got {a.dtype}")
     return a
+
+
+def check_dtype_match(a: np.ndarray, name: str, dtype, fname: str, note: str = AS_IN_TORCH) -> None:
+    """Refuse ``a`` when its dtype is not the input's, with a ``TypeError`` (no silent cast).
+
+    For a weight or a bias torch refuses the mix too (a ``RuntimeError``); ``note`` says so in the message.
+    """
+    if a.dtype != dtype:
+        raise TypeError(f"{fname}: {name} dtype {a.dtype} must match input dtype {dtype}{note}")
+
+
+def check_bias(bias, c_out: int, dtype, fname: str) -> np.ndarray | None:
+    """``None``, or a floating-point ``(c_out,)`` bias of the input's dtype."""
+    if bias is None:
+        return None
+    bias = check_float_array(bias, "bias", fname)
+    check_dtype_match(bias, "bias", dtype, fname)
+    if bias.shape != (c_out,):
+        raise ValueError(f"{fname}: bias must have shape (C_out,) = ({c_out},), got {bias.shape}")
+    return bias
 
 
 def resolve_padding(padding, n: int, kernel: tuple, dilation: tuple, stride: tuple, fname: str):
@@ -116,8 +169,7 @@ def parse_conv_args(x, weight, bias, stride, padding, dilation, groups, nd: int,
     """Validate a ``conv1d``/``conv2d`` call (torch's semantics) and lift it to 2-D."""
     x = check_float_array(x, "input x", fname)
     weight = check_float_array(weight, "weight", fname)
-    if weight.dtype != x.dtype:
-        raise TypeError(f"{fname}: weight dtype {weight.dtype} must match input dtype {x.dtype} (as in torch)")
+    check_dtype_match(weight, "weight", x.dtype, fname)
     if weight.ndim != nd + 2:
         raise ValueError(
             f"{fname}: weight must be {nd + 2}-D (C_out, C_in/groups{', kH, kW' if nd == 2 else ', k'}), "
@@ -128,11 +180,7 @@ def parse_conv_args(x, weight, bias, stride, padding, dilation, groups, nd: int,
             f"{fname}: input x must be {nd + 1}-D (unbatched) or {nd + 2}-D (batched), "
             f"got {x.ndim}-D with shape {x.shape}"
         )
-    if isinstance(groups, bool) or not isinstance(groups, Integral):
-        raise TypeError(f"{fname}: groups must be an int, got {type(groups).__name__}")
-    groups = int(groups)
-    if groups < 1:
-        raise ValueError(f"{fname}: groups must be a positive int, got {groups}")
+    groups = positive_int(groups, "groups", fname)
     unbatched = x.ndim == nd + 1
     if unbatched:
         x = x[None]
@@ -148,12 +196,8 @@ def parse_conv_args(x, weight, bias, stride, padding, dilation, groups, nd: int,
         )
     if any(s == 0 for s in x.shape[2:]) or any(s == 0 for s in weight.shape):
         raise ValueError(f"{fname}: input x {x.shape} and weight {weight.shape} must have no zero-size dimension")
-    stride = as_tuple(stride, nd, "stride", fname)
-    if any(s < 1 for s in stride):
-        raise ValueError(f"{fname}: stride must be positive, got {stride}")
-    dilation = as_tuple(dilation, nd, "dilation", fname)
-    if any(d < 1 for d in dilation):
-        raise ValueError(f"{fname}: dilation must be positive (1 is an ordinary convolution), got {dilation}")
+    stride = positive_tuple(stride, nd, "stride", fname)
+    dilation = positive_tuple(dilation, nd, "dilation", fname, DILATION_NOTE)
     kernel = weight.shape[2:]
     pad = resolve_padding(padding, nd, kernel, dilation, stride, fname)
     for axis, size, k, d, (p0, p1) in zip("HW"[2 - nd :], x.shape[2:], kernel, dilation, pad):
@@ -163,12 +207,7 @@ def parse_conv_args(x, weight, bias, stride, padding, dilation, groups, nd: int,
                 f"{fname}: the effective kernel size d*(k-1)+1 = {effective} along {axis if nd == 2 else 'L'} "
                 f"does not fit the padded input of size {size}+{p0}+{p1} = {size + p0 + p1}"
             )
-    if bias is not None:
-        bias = check_float_array(bias, "bias", fname)
-        if bias.dtype != x.dtype:
-            raise TypeError(f"{fname}: bias dtype {bias.dtype} must match input dtype {x.dtype}")
-        if bias.shape != (c_out,):
-            raise ValueError(f"{fname}: bias must have shape (C_out,) = ({c_out},), got {bias.shape}")
+    bias = check_bias(bias, c_out, x.dtype, fname)
     if nd == 1:  # lift to 2-D: a height of one, with trivial settings along it
         x, weight = x[:, :, None, :], weight[:, :, None, :]
         stride, dilation, pad = (1, *stride), (1, *dilation), ((0, 0), *pad)

@@ -1,11 +1,11 @@
 """Where the book's code is published, and which version its pages were written for: in one place.
 
 Every notebook's first (hidden) cell installs convbook on Colab from :data:`PIP_SPEC`;
-``scripts/sync_install_cell.py`` writes that cell from here, and
+``python -m convbook.course sync-install-cell`` writes that cell from here, and
 ``tests/test_notebooks.py`` checks that every notebook, ``_config.yml`` (the
 launch and repository buttons) and ``pyproject.toml`` agree with this module.
 
-Releasing: bump :data:`VERSION`, run ``scripts/sync_install_cell.py``, commit,
+Releasing: bump :data:`VERSION`, run ``python -m convbook.course sync-install-cell``, commit,
 then tag that commit ``v<VERSION>`` and push the tag, so that the pinned
 address exists for readers.
 """

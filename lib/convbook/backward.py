@@ -19,16 +19,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from convbook._args import ConvArgs, check_float_array, pad_input, parse_conv_args
+from convbook._args import ConvArgs, check_dtype_match, check_float_array, pad_input, parse_conv_args
+from convbook._flat import _chunk, _flat_layout
 from convbook._parallel import run_blocks
-from convbook.conv import _chunk, _flat_layout
 
 
 def _grad_flat(g: np.ndarray, Wq: int) -> np.ndarray:
     """``g`` (N, C_out, Ho, Wo) on the flat output grid of pitch ``Wq``, zeros in the junk columns.
 
     Returns shape (N, C_out, Ho * Wq). The zeros make the junk positions of
-    the forward pass (see ``conv._flat_layout``) contribute nothing below.
+    the forward pass (see ``_flat._flat_layout``) contribute nothing below.
     """
     N, C_out, Ho, Wo = g.shape
     if Wq == Wo:
@@ -39,7 +39,7 @@ def _grad_flat(g: np.ndarray, Wq: int) -> np.ndarray:
 
 
 def _crop_flat(gxf: np.ndarray, a: ConvArgs, Wq: int) -> np.ndarray:
-    """Undo ``conv._flat_layout``: (N, C_in, R*Wq) -> (N, C_in, H, W), the padding dropped."""
+    """Undo ``_flat._flat_layout``: (N, C_in, R*Wq) -> (N, C_in, H, W), the padding dropped."""
     N, C_in, H, W = a.x.shape
     (pt, _), (pl, _) = a.pad
     gx = gxf.reshape(N, C_in, -1, Wq)  # (N, C_in, R, Wq)
@@ -49,7 +49,7 @@ def _crop_flat(gxf: np.ndarray, a: ConvArgs, Wq: int) -> np.ndarray:
 def _backward_shifted_gemm(a: ConvArgs, g: np.ndarray):
     """Stride-1, ungrouped backward with the forward's shifted-GEMM trick.
 
-    On the flat layout (``conv._flat_layout``) the tap ``(u, v)`` reads
+    On the flat layout (``_flat._flat_layout``) the tap ``(u, v)`` reads
     ``X_n[:, off : off + L]``, a ``(C_in, L)`` slice, so for each image ``n``
 
     * ``grad_weight[:, :, u, v] += G_n @ X_n[:, off : off + L].T``:
@@ -109,7 +109,7 @@ def _backward_depthwise(a: ConvArgs, g: np.ndarray):
     gq = _grad_flat(g, Wq)  # (N, C, L)
     gxf = np.zeros((N, C, xf.shape[2]), dtype=x.dtype)  # (N, C, R*Wq)
     taps = w[:, 0].reshape(C, kH * kW)  # (C, kH*kW)
-    cb = _chunk(L, C, budget=1 << 18)  # channels per block, large: see conv._depthwise_flat
+    cb = _chunk(L, C, budget=1 << 18)  # channels per block, large: see _flat._depthwise_flat
 
     def work(blocks):
         tmp = np.empty((cb, L), dtype=x.dtype)
@@ -179,8 +179,7 @@ def _parse_grad(grad_output, a: ConvArgs, fname: str) -> np.ndarray:
         shape = shape[1:]
     if g.shape != shape:
         raise ValueError(f"{fname}: grad_output must have the forward output's shape {shape}, got {g.shape}")
-    if g.dtype != a.x.dtype:
-        raise TypeError(f"{fname}: grad_output dtype {g.dtype} must match input dtype {a.x.dtype}")
+    check_dtype_match(g, "grad_output", a.x.dtype, fname, note="")  # torch would cast it; we refuse
     if a.unbatched:
         g = g[None]
     if a.nd == 1:

@@ -53,7 +53,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from convbook._args import parse_conv_args
+from convbook._args import DILATION_NOTE, parse_conv_args, positive_int, positive_tuple
 
 M_OUT, N_IN = 4, 6  # output tile 4x4, input tile 6x6 (= 4 + 3 - 1)
 
@@ -104,9 +104,14 @@ def winograd_macs(c_in: int, c_out: int, h_out: int, w_out: int, n: int = 1, dil
     ``36 * C_in * C_out`` per 4x4 output tile and image. With dilation ``d``,
     each of the ``d_H d_W`` phases is tiled separately, so when ``h_out`` is
     not a multiple of ``4 d_H`` the last tiles stick out and are partly wasted.
-    Compare with ``9 * C_in * C_out * h_out * w_out * n`` for the direct formula.
+    Compare with ``convbook.costs.conv_cost(C_in, C_out, 3, (h_out, w_out)).macs * n``
+    (``9 C_in C_out h_out w_out n``), the direct count.
     """
-    dh, dw = (dilation, dilation) if isinstance(dilation, int) else dilation
+    fname = "winograd_macs"
+    c_in, c_out = positive_int(c_in, "c_in", fname), positive_int(c_out, "c_out", fname)
+    h_out, w_out = positive_int(h_out, "h_out", fname), positive_int(w_out, "w_out", fname)
+    n = positive_int(n, "n", fname)
+    dh, dw = positive_tuple(dilation, 2, "dilation", fname, DILATION_NOTE)
     tiles = dh * _tiles_per_phase(h_out, dh) * dw * _tiles_per_phase(w_out, dw)
     return N_IN * N_IN * c_in * c_out * tiles * n
 

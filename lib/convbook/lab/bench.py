@@ -1,4 +1,8 @@
-"""``python -m convbook.lab.bench``: convbook against torch on a fixed suite of layers.
+"""The benchmark suite: convbook against torch on a fixed set of layers.
+
+The suite runs as the experiment ``bench`` (``python -m convbook.lab.experiments bench [--threads N]``, module
+:mod:`convbook.lab.experiments.bench`, which declares its stored layout, summary and table); this module holds the
+cases and the timing loop.
 
 Every case is timed for each implementation -- the naive loops (on a reduced
 size only: they would take hours at full size), convbook's vectorised code,
@@ -23,43 +27,32 @@ put in a steady state first (``machine.steady_allocator``: freed memory is
 reused, so no call pays for page faults; ``--allocator default`` keeps
 glibc's behaviour). Thread counts are fixed
 (``--threads``) for torch, for NumPy's BLAS and for convbook's elementwise
-thread pool, and recorded. The table gives ms, GFLOP/s and the ratio to torch
-CPU measured in the same run; ``--out`` writes a JSON file with the machine,
-versions, settings, load averages, ceilings and every sample.
+thread pool, and recorded. Every sample is kept, with the median, IQR, best time,
+GFLOP/s and the ratio to torch CPU measured in the same run.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import sys
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
 
 import convbook
+from convbook._args import parse_conv_args
 from convbook._parallel import get_num_threads, set_num_threads
+from convbook.conv import _winograd_pays, winograd_allowed
 from convbook.costs import conv_cost
 from convbook.lab import machine
-from convbook.lab.benchreport import SCHEMA, TARGETS, format_table, load_results, summarize, validate_results
 from convbook.lab.timing import device_sync, time_calls
+from convbook.nets.torch_bridge import float32_precision, pick_device
+from convbook.winograd import conv2d_winograd
 
-__all__ = [
-    "CASES",
-    "SUITE",
-    "TARGETS",
-    "Case",
-    "Layer",
-    "format_table",
-    "load_results",
-    "main",
-    "run_suite",
-    "summarize",
-    "time_calls",
-    "validate_results",
-]
+__all__ = ["CASES", "IMPLS", "SUITE", "Case", "Layer", "run_suite"]
+
+IMPLS = ("naive", "convbook", "convbook-winograd", "convbook-direct", "torch-cpu", "torch-cuda", "torch-mps")
 
 
 @dataclass(frozen=True)
@@ -141,14 +134,12 @@ def _numpy_forward(fn, case, x, ws, div=1):
 
 def _winograd(x, w, padding, dilation, groups):
     """``conv2d_winograd`` with the keyword arguments of a suite layer (3x3, groups 1)."""
-    from convbook.winograd import conv2d_winograd
 
     return conv2d_winograd(x, w, padding=padding, dilation=dilation)
 
 
 def _direct(x, w, **kw):
     """``conv2d`` kept off Winograd's path."""
-    from convbook.conv import winograd_allowed
 
     with winograd_allowed(False):
         return convbook.conv2d(x, w, **kw)
@@ -156,8 +147,6 @@ def _direct(x, w, **kw):
 
 def _other_path(case: Case, x, ws):
     """For a single 3x3 ungrouped layer, the path ``conv2d`` does not take: (impl name, forward closure), else None."""
-    from convbook._args import parse_conv_args
-    from convbook.conv import _winograd_pays
 
     if len(case.layers) != 1 or case.layers[0].k != 3 or case.layers[0].groups != 1:
         return None
@@ -190,8 +179,6 @@ def _torch_fns(case, x, ws, device, div=1):
     The closures do not synchronise themselves: :func:`convbook.lab.timing.time_calls` calls the returned
     ``sync`` (``torch_bridge.synchronize`` on CUDA and MPS) before starting and before stopping the clock.
     """
-    import torch
-    import torch.nn.functional as F
 
     xt = torch.from_numpy(x).to(device).requires_grad_(True)
     wts = [torch.from_numpy(w).to(device).requires_grad_(True) for w in ws]
@@ -242,37 +229,34 @@ def run_suite(
     progress=True,
     allocator="steady",
     precision="ieee",
-    command=None,
 ) -> dict:
-    """Run the suite (or the cases ``names``) and return the results as a JSON-able dict.
+    """Run the suite (or the cases ``names``): a dict of ``settings``, ``rows`` (one per case, direction,
+    implementation and size, every sample kept) and ``ceilings`` (:func:`convbook.lab.machine.ceilings`).
 
     ``allocator='steady'`` calls :func:`convbook.lab.machine.steady_allocator`
     first (process-wide); ``'default'`` leaves the allocator alone.
     ``precision`` ('ieee' or 'tf32') is the float32 precision of the GPU's
     convolutions (:func:`convbook.nets.torch_bridge.float32_precision`).
-    ``command`` is recorded as the command that made the results (default:
-    ``python -m convbook.lab.bench`` and this process's arguments).
     """
-    import torch
-    from tqdm import tqdm
 
     if allocator not in ("steady", "default"):
         raise ValueError(f"run_suite: allocator must be 'steady' or 'default', got {allocator!r}")
     if precision not in ("ieee", "tf32"):
         raise ValueError(f"run_suite: precision must be 'ieee' or 'tf32', got {precision!r}")
+    unknown = [n for n in names or () if n not in CASES]
+    if unknown:
+        raise ValueError(f"run_suite: names must be cases of the suite ({', '.join(CASES)}), got {unknown}")
     alloc_note = machine.steady_allocator() if allocator == "steady" else "default (not changed)"
 
     threads = threads or machine.usable_cores()
     torch.set_num_threads(threads)
     blas = machine.blas_threads(threads)
     set_num_threads(threads)  # convbook's own elementwise thread pool
-    from convbook.nets.torch_bridge import float32_precision, pick_device
 
     gpu = pick_device()
     gpu = None if gpu.type == "cpu" else gpu
     gpu_impl = f"torch-{gpu.type}" if gpu is not None else None
     cases = [CASES[n] for n in names] if names else list(SUITE)
-    load_before = machine.load_average()
     ceilings = machine.ceilings(quick=quick)  # first: it also warms up BLAS, torch and the CPU clocks
     rng = np.random.default_rng(0)
     rows = []
@@ -318,10 +302,6 @@ def run_suite(
         row["ratio_to_torch_cpu"] = row["median_s"] / ref[0]["median_s"]
         row["best_ratio_to_torch_cpu"] = row["min_s"] / ref[0]["min_s"]
     return {
-        "schema": SCHEMA,
-        "command": "python -m convbook.lab.bench " + " ".join(sys.argv[1:]) if command is None else command,
-        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine.machine_info(),
         "settings": {
             "repeats": repeats,
             "warmup": warmup,
@@ -337,81 +317,6 @@ def run_suite(
             "cuda": gpu is not None and gpu.type == "cuda",
             "float32_precision": precision if gpu is not None and gpu.type == "cuda" else "ieee (CPU)",
         },
-        "load_average": {"before": load_before, "after": machine.load_average()},
+        "rows": rows,
         "ceilings": ceilings,
-        "results": rows,
-        "summary": summarize(rows),
     }
-
-
-DEFAULT_OUT = os.path.join("_build", "bench", "results.json")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
-
-
-def _case_list(text: str) -> list:
-    names = [t.strip() for t in text.split(",") if t.strip()]
-    unknown = [n for n in names if n not in CASES]
-    if not names or unknown:
-        raise argparse.ArgumentTypeError(f"unknown case(s) {unknown or [text]}; choose from {', '.join(CASES)}")
-    return names
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m convbook.lab.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--only", type=_case_list, help=f"comma-separated subset of: {', '.join(CASES)}")
-    parser.add_argument("--repeats", type=_positive_int, help="timed rounds per case, in blocks of 3 (default 30)")
-    parser.add_argument("--warmup", type=_positive_int, help="untimed rounds first (default 2, quick 1)")
-    parser.add_argument("--threads", type=_positive_int, help="threads for torch and BLAS (default: all cores)")
-    parser.add_argument("--quick", action="store_true", help="few repeats, naive only on two cases (< 1 min)")
-    parser.add_argument(
-        "--allocator",
-        choices=("steady", "default"),
-        default="steady",
-        help="steady (default): reuse freed memory so no timing includes page faults; default: leave glibc alone",
-    )
-    parser.add_argument(
-        "--precision",
-        choices=("ieee", "tf32"),
-        default="ieee",
-        help="float32 precision of GPU convolutions: ieee (default, what NumPy computes) or tf32 (tensor cores)",
-    )
-    parser.add_argument("--no-naive", action="store_true", help="skip the naive loops")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--out", help=f"JSON output path (default: {DEFAULT_OUT}, a folder git ignores)")
-    args = parser.parse_args(argv)
-    if args.out is None:
-        args.out = DEFAULT_OUT
-        os.makedirs(os.path.dirname(DEFAULT_OUT), exist_ok=True)
-    out_dir = os.path.dirname(os.path.abspath(args.out))
-    if not os.path.isdir(out_dir):
-        parser.error(f"--out: directory {out_dir} does not exist")
-    results = run_suite(
-        names=args.only,
-        repeats=args.repeats or (3 if args.quick else 30),
-        warmup=args.warmup or (1 if args.quick else 2),
-        quick=args.quick,
-        threads=args.threads,
-        naive=not args.no_naive,
-        progress=not args.no_progress,
-        allocator=args.allocator,
-        precision=args.precision,
-        command="python -m convbook.lab.bench " + " ".join(argv if argv is not None else sys.argv[1:]),
-    )
-    print(format_table(results))
-    with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(results, f, indent=1)
-    print(f"results written to {args.out}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

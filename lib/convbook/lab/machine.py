@@ -5,6 +5,7 @@
 * :func:`blas_threads`: read or fix the number of threads of NumPy's BLAS
   (OpenBLAS) at run time, through ``threadpoolctl`` when it is installed and
   otherwise through OpenBLAS's own C functions (``ctypes``).
+* :func:`last_level_cache_bytes`: the size of the largest CPU cache.
 * :func:`matmul_peak` and :func:`memory_bandwidth`: the two ceilings of a
   roofline plot (Williams et al., 2009), *measured* on this machine: the
   float32 GFLOP/s of a large matrix product, and the GB/s of a large copy.
@@ -12,17 +13,27 @@
   can cost more than the convolution (see their docstrings); the benchmark
   fixes it so that both libraries are timed in the same steady state.
 
-Nothing runs on import; torch is imported only inside the functions that use it.
+Nothing runs on import.
 """
 
 from __future__ import annotations
 
 import ctypes
+import glob
+import mmap
 import os
 import platform
 import time
 
 import numpy as np
+import torch
+
+import convbook
+
+try:
+    from threadpoolctl import threadpool_info, threadpool_limits
+except ImportError:  # pragma: no cover - a declared dependency; without it OpenBLAS's own functions are used
+    threadpool_info = threadpool_limits = None
 
 
 def cpu_model() -> str:
@@ -51,6 +62,22 @@ def load_average() -> list | None:
         return [float(v) for v in os.getloadavg()]
     except (AttributeError, OSError):
         return None
+
+
+def last_level_cache_bytes() -> int | None:
+    """Size of the largest CPU cache in bytes (Linux's ``/sys``), or ``None`` where the system does not say."""
+    sizes = []
+    for path in glob.glob("/sys/devices/system/cpu/cpu0/cache/index*/size"):
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read().strip().upper()
+        except OSError:
+            continue
+        scale = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
+        digits = text[:-1] if text[-1:] in "KMG" else text
+        if digits.isdigit():
+            sizes.append(int(digits) * scale)
+    return max(sizes) if sizes else None
 
 
 def _blas_info() -> str:
@@ -83,15 +110,11 @@ def blas_threads(n: int | None = None) -> int | None:
     Returns ``None`` when the BLAS cannot be controlled (then set the
     environment variable ``OPENBLAS_NUM_THREADS`` before starting Python).
     """
-    try:
-        from threadpoolctl import threadpool_info, threadpool_limits
-
+    if threadpool_info is not None:
         if n is not None:
             threadpool_limits(limits=n, user_api="blas")
         counts = [p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"]
         return counts[0] if counts else None
-    except ImportError:
-        pass
     lib, names = _openblas_lib()
     if lib is None:
         return None
@@ -103,10 +126,6 @@ def blas_threads(n: int | None = None) -> int | None:
 
 def machine_info() -> dict:
     """CPU, cores, GPU and library versions, as plain JSON-able values."""
-    import torch
-
-    import convbook
-
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {
         "cpu_model": cpu_model(),
@@ -144,8 +163,6 @@ def matmul_peak(n: int = 1024, repeats: int = 5) -> dict:
     The best of ``repeats`` products of two ``n x n`` matrices (``2 n^3`` FLOPs).
     A practical compute ceiling: the highest rate dense code reaches here.
     """
-    import torch
-
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((2, n, n), dtype=np.float32)
     out = np.empty((n, n), dtype=np.float32)
@@ -164,8 +181,6 @@ def memory_bandwidth(mbytes: int = 64, repeats: int = 5) -> dict:
     A copy reads and writes every byte, so it moves ``2 x`` the array's size.
     NumPy copies on one core; torch's ``copy_`` uses all its threads.
     """
-    import torch
-
     n = mbytes * 2**20 // 4
     src = np.ones(n, dtype=np.float32)
     dst = np.empty_like(src)
@@ -232,8 +247,6 @@ def first_touch_cost(mbytes: float = 12.8, repeats: int = 5) -> dict:
     requests by default), so its fill includes one page fault per page. The
     best of ``repeats`` timings of each.
     """
-    import mmap
-
     n = int(mbytes * 1e6) // 4
     reused = np.empty(n, dtype=np.float32)
     reused.fill(0.0)

@@ -19,7 +19,8 @@ conditions. This module fixes those conditions:
   reference one, and never fails: live timings vary with the machine and its
   load, so the book asserts its claims on stored reference data only.
 
-Nothing here imports torch unless a device is passed (see :func:`device_sync`).
+* :class:`TimingRecord`: :meth:`Timings.to_dict` as the experiments store it, typed for
+  :func:`convbook.lab.typed.from_json`.
 """
 
 from __future__ import annotations
@@ -28,38 +29,33 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import torch
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from convbook._parallel import get_num_threads, set_num_threads
+from convbook.nets.torch_bridge import synchronize
 
-__all__ = ["Timings", "device_sync", "fixed_threads", "thread_settings", "time_calls", "time_interleaved", "verdict"]
-
-
-def _blas_limits(n: int | None):
-    """A ``threadpoolctl`` limit on NumPy's BLAS (a context manager), or a no-op without threadpoolctl."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl is a declared dependency
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=n, user_api="blas")
+__all__ = [
+    "TimingRecord",
+    "Timings",
+    "device_sync",
+    "fixed_threads",
+    "thread_settings",
+    "time_calls",
+    "time_interleaved",
+    "verdict",
+]
 
 
 def thread_settings() -> dict:
-    """The thread counts now in force: torch (when imported), NumPy's BLAS, convbook's pool."""
-    import sys
-
-    out = {"convbook": get_num_threads(), "blas": None, "blas_library": None, "torch": None}
-    try:
-        from threadpoolctl import threadpool_info
-
-        blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
-        if blas:
-            out["blas"], out["blas_library"] = blas[0]["num_threads"], blas[0].get("internal_api")
-    except ImportError:  # pragma: no cover
-        pass
-    if "torch" in sys.modules:
-        out["torch"] = sys.modules["torch"].get_num_threads()
+    """The thread counts now in force: torch, NumPy's BLAS (``None`` where none is found), convbook's pool."""
+    out = {"convbook": get_num_threads(), "blas": None, "blas_library": None, "torch": torch.get_num_threads()}
+    blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+    if blas:
+        out["blas"], out["blas_library"] = blas[0]["num_threads"], blas[0].get("internal_api")
     return out
 
 
@@ -81,31 +77,21 @@ def fixed_threads(n: int):
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"fixed_threads: n must be a positive int, got {n!r}")
     n = int(n)
-    import sys
-
-    torch = sys.modules.get("torch")
-    saved_torch = torch.get_num_threads() if torch is not None else None
-    saved_pool = get_num_threads()
+    saved_torch, saved_pool = torch.get_num_threads(), get_num_threads()
     set_num_threads(n)
-    if torch is not None:
-        torch.set_num_threads(n)
+    torch.set_num_threads(n)
     try:
-        with _blas_limits(n):
+        with threadpool_limits(limits=n, user_api="blas"):
             yield thread_settings()
     finally:
         set_num_threads(saved_pool)
-        if torch is not None:
-            torch.set_num_threads(saved_torch)
+        torch.set_num_threads(saved_torch)
 
 
 def device_sync(device) -> Callable[[], None]:
     """A no-argument callable that waits for ``device`` (CUDA or MPS); a no-op for the CPU or ``None``."""
     if device is None:
         return _no_sync
-    import torch
-
-    from convbook.nets.torch_bridge import synchronize
-
     device = torch.device(device)
     if device.type == "cpu":
         return _no_sync
@@ -173,6 +159,20 @@ def time_calls(
     return samples
 
 
+@dataclass(frozen=True)
+class TimingRecord:
+    """:meth:`Timings.to_dict` as stored in a result: every sample, the medians and quartiles (seconds).
+
+    The keys of ``samples_s``, ``median_s`` and ``quartiles_s`` are the names of the timed functions (data);
+    ``settings`` holds what :func:`time_interleaved` recorded plus whatever the experiment added.
+    """
+
+    settings: dict[str, Any]
+    samples_s: dict[str, list[float]]
+    median_s: dict[str, float]
+    quartiles_s: dict[str, tuple[float, float, float]]
+
+
 @dataclass
 class Timings:
     """Samples (seconds per call) of several implementations timed together, with the settings used."""
@@ -205,6 +205,15 @@ class Timings:
             q1, med, q3 = self.quartiles(k)
             lines.append(f"{k:<{width}}  median {med * scale:9.3f} {unit}  (IQR {q1 * scale:.3f}-{q3 * scale:.3f})")
         return "\n".join(lines)
+
+    def record(self) -> TimingRecord:
+        """The samples, medians, quartiles and settings as a :class:`TimingRecord` (what a result stores)."""
+        return TimingRecord(
+            settings=dict(self.settings),
+            samples_s={k: [float(v) for v in s] for k, s in self.samples.items()},
+            median_s={k: self.median(k) for k in self.samples},
+            quartiles_s={k: self.quartiles(k) for k in self.samples},
+        )
 
     def to_dict(self) -> dict:
         """JSON-able: every sample, the medians and quartiles, and the settings."""

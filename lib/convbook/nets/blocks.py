@@ -1,4 +1,4 @@
-"""Torch building blocks of the 1x1 chapter: bottlenecks, inception modules, and a small CNN.
+"""Torch building blocks of the 1x1 chapter: bottlenecks, inception modules, fire modules, shuffle units.
 
 * :class:`Bottleneck` and :class:`BasicBlock`: ResNet's 1x1-3x3-1x1 block and
   its plain two-3x3 counterpart (He et al. 2016, Fig. 5).
@@ -8,34 +8,38 @@
 * :class:`FireModule` (SqueezeNet, Iandola et al. 2016) and
   :class:`ShuffleUnit` (ShuffleNet, Zhang et al. 2018): 1x1 layers that
   squeeze, and grouped 1x1 layers with a channel shuffle.
-* :class:`SmallCNN`: the book's small CNN (``convbook.nets.models.small_cnn``'s
-  standard network, built from the same conv-BN-ReLU unit) with optional 1x1
-  units after each 3x3 unit (Network in Network's "mlpconv", Lin et al. 2013)
-  and a ``norm`` option (batch norm or none).
 
-Importing this module imports torch.
+Every convolution unit is :func:`convbook.nets.layers.conv_bn_relu`. The small
+CNN with 1x1 units of the chapter's section 4 is
+:class:`convbook.nets.small_cnn.SmallCNN`. Importing this module imports torch.
 """
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import torch
 from torch import nn
 
-from convbook.nets.models import _conv_bn_relu
+from convbook._args import positive_int
+from convbook.nets.layers import conv_bn_relu
+
+__all__ = [
+    "INCEPTION_3A",
+    "INCEPTION_3B",
+    "SQUEEZENET_FIRES",
+    "BasicBlock",
+    "Bottleneck",
+    "FireModule",
+    "Inception",
+    "ShuffleUnit",
+    "inception_3a",
+    "inception_3b",
+]
 
 
 def _check_channels(fname: str, **values) -> None:
+    """Each keyword argument a positive int (``convbook._args.positive_int``), named in the error."""
     for name, v in values.items():
-        if isinstance(v, bool) or not isinstance(v, Integral):
-            raise TypeError(f"{fname}: {name} must be an int, got {type(v).__name__}")
-        if v < 1:
-            raise ValueError(f"{fname}: {name} must be a positive int, got {v}")
-
-
-def _conv_bn(c_in: int, c_out: int, k: int) -> list[nn.Module]:
-    return [nn.Conv2d(c_in, c_out, k, padding=k // 2, bias=False), nn.BatchNorm2d(c_out)]
+        positive_int(v, name, fname)
 
 
 class Bottleneck(nn.Module):
@@ -53,11 +57,9 @@ class Bottleneck(nn.Module):
         super().__init__()
         _check_channels("Bottleneck", channels=channels, mid=mid)
         self.body = nn.Sequential(
-            *_conv_bn(channels, mid, 1),
-            nn.ReLU(),
-            *_conv_bn(mid, mid, 3),
-            nn.ReLU(),
-            *_conv_bn(mid, channels, 1),
+            *conv_bn_relu(channels, mid, 1),
+            *conv_bn_relu(mid, mid, 3),
+            *conv_bn_relu(mid, channels, 1, activation=None),  # the ReLU comes after the sum
         )
         self.relu = nn.ReLU()
 
@@ -78,7 +80,10 @@ class BasicBlock(nn.Module):
     def __init__(self, channels: int = 256):
         super().__init__()
         _check_channels("BasicBlock", channels=channels)
-        self.body = nn.Sequential(*_conv_bn(channels, channels, 3), nn.ReLU(), *_conv_bn(channels, channels, 3))
+        self.body = nn.Sequential(
+            *conv_bn_relu(channels, channels, 3),
+            *conv_bn_relu(channels, channels, 3, activation=None),  # the ReLU comes after the sum
+        )
         self.relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -86,7 +91,8 @@ class BasicBlock(nn.Module):
 
 
 def _conv_relu(c_in: int, c_out: int, k: int, bias: bool) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, k, padding=k // 2, bias=bias), nn.ReLU())
+    """Conv-ReLU without batch norm (GoogLeNet and SqueezeNet predate it)."""
+    return conv_bn_relu(c_in, c_out, k, norm=None, bias=bias)
 
 
 class Inception(nn.Module):
@@ -247,106 +253,12 @@ class ShuffleUnit(nn.Module):
         if channels % groups or mid % groups:
             raise ValueError(f"ShuffleUnit: groups={groups} must divide channels={channels} and mid={mid}")
         self.body = nn.Sequential(
-            nn.Conv2d(channels, mid, 1, groups=groups, bias=False),
-            nn.BatchNorm2d(mid),
-            nn.ReLU(),
+            *conv_bn_relu(channels, mid, 1, groups=groups),
             nn.ChannelShuffle(groups) if shuffle and groups > 1 else nn.Identity(),
-            nn.Conv2d(mid, mid, 3, padding=1, groups=mid if depthwise else 1, bias=False),
-            nn.BatchNorm2d(mid),
-            nn.Conv2d(mid, channels, 1, groups=groups, bias=False),
-            nn.BatchNorm2d(channels),
+            *conv_bn_relu(mid, mid, 3, groups=mid if depthwise else 1, activation=None),
+            *conv_bn_relu(mid, channels, 1, groups=groups, activation=None),
         )
         self.relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.relu(x + self.body(x))
-
-
-NORMS = ("batch", None)
-
-
-def _unit(c_in: int, c_out: int, kernel_size: int, stride: int, norm: str | None, relu: bool = True) -> nn.Sequential:
-    """One convolution unit of :class:`SmallCNN`.
-
-    ``norm='batch'``: ``convbook.nets.models``' conv-BN-ReLU (convolution without bias,
-    batch norm, ReLU), the unit of ``small_cnn`` and MobileNet. ``norm=None``:
-    convolution with bias, then ReLU (Network in Network predates batch norm).
-    ``relu=False`` drops the ReLU. Padding ``kernel_size // 2``.
-    """
-    if norm == "batch" and relu:
-        return _conv_bn_relu(c_in, c_out, kernel_size, stride=stride)
-    pad = kernel_size // 2
-    if norm == "batch":
-        return nn.Sequential(
-            nn.Conv2d(c_in, c_out, kernel_size, stride=stride, padding=pad, bias=False), nn.BatchNorm2d(c_out)
-        )
-    conv = nn.Conv2d(c_in, c_out, kernel_size, stride=stride, padding=pad)
-    return nn.Sequential(conv, nn.ReLU()) if relu else nn.Sequential(conv)
-
-
-class SmallCNN(nn.Sequential):
-    """The book's small CNN for ``convbook.lab.datasets.make_shapes``, with optional 1x1 layers ("cheap depth").
-
-    The network of ``convbook.nets.models.small_cnn(separable=False)``: a 3x3 stem at
-    full resolution to ``widths[0]`` channels, then one 3x3 stride-2 unit per
-    later width, each halving the resolution; global average pooling and a
-    linear layer. Every 3x3 unit is followed by ``pointwise_layers`` 1x1 units
-    of the same width: Network in Network's "mlpconv" (Lin et al. 2013), a small
-    perceptron at every pixel. With ``pointwise_layers=0`` and ``norm='batch'``
-    it *is* ``small_cnn(False, widths)``: the same layers, created in the same
-    order, so the same seed gives the same initial weights.
-
-    A 1x1 unit at width ``w`` adds ``w^2`` weights, plus ``2w`` batch-norm
-    parameters (``norm='batch'``) or ``w`` biases (``norm=None``).
-
-    Parameters
-    ----------
-    in_channels : int
-    num_classes : int
-    widths : tuple of int
-        Width of the stem, then of each stride-2 unit (at least two entries).
-    pointwise_layers : int
-        Number of 1x1 units after each 3x3 unit (0: the plain network).
-    norm : {'batch', None}
-        ``'batch'``: every convolution is conv (no bias) - batch norm - ReLU,
-        ``convbook.nets.models``' unit. ``None``: conv (with bias) - ReLU.
-    pointwise_relu : bool
-        ``False`` drops the ReLU after each 1x1 unit (a control: the 1x1 units
-        are then affine at inference, and each stage's stack of them collapses
-        into one affine map per pixel).
-
-    Input ``(N, in_channels, H, W)``; output logits ``(N, num_classes)``.
-    ``model[0]`` holds the units (``model[0][i]`` is stage ``i``: the 3x3 unit
-    alone, or a ``Sequential`` of it and its 1x1 units), ``model[1]`` the classifier.
-    """
-
-    def __init__(
-        self,
-        in_channels: int = 1,
-        num_classes: int = 4,
-        widths=(16, 32, 64),
-        pointwise_layers: int = 0,
-        norm: str | None = "batch",
-        pointwise_relu: bool = True,
-    ):
-        _check_channels("SmallCNN", in_channels=in_channels, num_classes=num_classes)
-        if not isinstance(widths, (tuple, list)) or len(widths) < 2:
-            raise TypeError(f"SmallCNN: widths must be a tuple of at least two ints, got {widths!r}")
-        for w in widths:
-            _check_channels("SmallCNN", widths=w)
-        if isinstance(pointwise_layers, bool) or not isinstance(pointwise_layers, Integral) or pointwise_layers < 0:
-            raise ValueError(f"SmallCNN: pointwise_layers must be a non-negative int, got {pointwise_layers!r}")
-        if norm not in NORMS:
-            raise ValueError(f"SmallCNN: norm must be 'batch' or None, got {norm!r}")
-        if not isinstance(pointwise_relu, bool):
-            raise TypeError(f"SmallCNN: pointwise_relu must be a bool, got {type(pointwise_relu).__name__}")
-        stages, c = [], in_channels
-        for i, w in enumerate(widths):
-            units = [_unit(c, w, 3, 1 if i == 0 else 2, norm)]
-            units += [_unit(w, w, 1, 1, norm, pointwise_relu) for _ in range(pointwise_layers)]
-            stages.append(units[0] if len(units) == 1 else nn.Sequential(*units))
-            c = w
-        classifier = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, num_classes))
-        super().__init__(nn.Sequential(*stages), classifier)
-        self.widths, self.pointwise_layers, self.norm = tuple(widths), int(pointwise_layers), norm
-        self.pointwise_relu = pointwise_relu

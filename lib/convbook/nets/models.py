@@ -3,12 +3,6 @@
 * :func:`mobilenet_v1` and :func:`mobilenet_v1_full_conv`: MobileNet v1
   (Howard et al. 2017, Table 1) and the same network with every
   depthwise-separable block replaced by one standard 3x3 convolution.
-* :func:`small_cnn`: the book's small image classifier (conv-BN-ReLU units)
-  for the shapes task, in a standard and a depthwise-separable version. Its
-  standard version is also ``convbook.nets.blocks.SmallCNN()`` of the 1x1 chapter
-  (same layers, created in the same order, so the same seed gives the same
-  weights); the separable chapter uses ``small_cnn`` because it needs the
-  separable twin, the 1x1 chapter ``SmallCNN`` because it adds 1x1 units.
 * :func:`separable_block` and :func:`standard_block`: MobileNet's block and its
   full-convolution counterpart; ``separable_block(..., mid_activation=False)``
   is Xception's separable convolution, with nothing between its two steps.
@@ -17,16 +11,18 @@
   counts it without torch.
 
 Every builder returns an ``nn.Sequential`` (nested where it helps), so that
-:func:`convbook.profile` sees named ``Conv2d`` and ``Linear`` layers.
+:func:`convbook.nets.profiler.profile` sees named ``Conv2d`` and ``Linear`` layers; every
+unit is :func:`convbook.nets.layers.conv_bn_relu`. The book's small CNN, built
+from the same blocks, is :class:`convbook.nets.small_cnn.SmallCNN`.
 """
 
 from __future__ import annotations
 
-from numbers import Real
-
 from torch import nn
 
-from convbook.separable import MOBILENET_V1_BLOCKS, MOBILENET_V1_STEM, scaled_width
+from convbook._args import positive_int, real_number
+from convbook.nets.architectures import MOBILENET_V1_BLOCKS, MOBILENET_V1_STEM, scaled_width
+from convbook.nets.layers import conv_bn_relu
 
 __all__ = [
     "MOBILENET_V1_BLOCKS",
@@ -35,18 +31,8 @@ __all__ = [
     "mobilenet_v1",
     "mobilenet_v1_full_conv",
     "separable_block",
-    "small_cnn",
     "standard_block",
 ]
-
-
-def _conv_bn_relu(c_in: int, c_out: int, kernel_size: int, stride: int = 1, groups: int = 1) -> nn.Sequential:
-    """``Conv2d`` (no bias, 'same'-style padding ``k // 2``), then BatchNorm and ReLU."""
-    return nn.Sequential(
-        nn.Conv2d(c_in, c_out, kernel_size, stride=stride, padding=kernel_size // 2, groups=groups, bias=False),
-        nn.BatchNorm2d(c_out),
-        nn.ReLU(inplace=True),
-    )
 
 
 def separable_block(
@@ -67,33 +53,28 @@ def separable_block(
     if not isinstance(mid_activation, bool):
         raise TypeError(f"separable_block: mid_activation must be a bool, got {type(mid_activation).__name__}")
     if mid_activation:
-        return nn.Sequential(
-            _conv_bn_relu(c_in, c_in, kernel_size, stride, groups=c_in),  # depthwise
-            _conv_bn_relu(c_in, c_out, 1),  # pointwise
-        )
-    depthwise = nn.Conv2d(
-        c_in, c_in, kernel_size, stride=stride, padding=kernel_size // 2, groups=c_in, bias=False
-    )  # nothing after it: the pointwise step follows at once
-    return nn.Sequential(nn.Sequential(depthwise), _conv_bn_relu(c_in, c_out, 1))
+        depthwise = conv_bn_relu(c_in, c_in, kernel_size, stride, groups=c_in)
+    else:  # a bare convolution: the pointwise step follows at once
+        depthwise = conv_bn_relu(c_in, c_in, kernel_size, stride, groups=c_in, norm=None, activation=None, bias=False)
+    return nn.Sequential(depthwise, conv_bn_relu(c_in, c_out, 1))
 
 
 def standard_block(c_in: int, c_out: int, stride: int = 1, kernel_size: int = 3) -> nn.Sequential:
     """The full-convolution counterpart of :func:`separable_block` (its Figure 3, left)."""
-    return _conv_bn_relu(c_in, c_out, kernel_size, stride)
+    return conv_bn_relu(c_in, c_out, kernel_size, stride)
 
 
-def _check_builder_args(width_multiplier, num_classes, fname: str) -> None:
-    if isinstance(width_multiplier, bool) or not isinstance(width_multiplier, Real):
-        raise TypeError(f"{fname}: width_multiplier must be a number, got {type(width_multiplier).__name__}")
-    if not 0 < width_multiplier <= 4:
+def _check_builder_args(width_multiplier, num_classes, in_channels, fname: str) -> None:
+    """MobileNet's builder arguments: a width multiplier in (0, 4], positive class and channel counts."""
+    if not 0 < real_number(width_multiplier, "width_multiplier", fname) <= 4:
         raise ValueError(f"{fname}: width_multiplier must be in (0, 4], got {width_multiplier}")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"{fname}: num_classes must be a positive int, got {num_classes!r}")
+    positive_int(num_classes, "num_classes", fname)
+    positive_int(in_channels, "in_channels", fname)
 
 
 def _mobilenet(block, width_multiplier: float, num_classes: int, in_channels: int) -> nn.Sequential:
     c = scaled_width(MOBILENET_V1_STEM, width_multiplier)
-    layers = [_conv_bn_relu(in_channels, c, 3, stride=2)]
+    layers = [conv_bn_relu(in_channels, c, 3, stride=2)]
     for c_out, stride in MOBILENET_V1_BLOCKS:
         c_out = scaled_width(c_out, width_multiplier)
         layers.append(block(c, c_out, stride))
@@ -124,7 +105,7 @@ def mobilenet_v1(width_multiplier: float = 1.0, num_classes: int = 1000, in_chan
         the blocks), ``model[1]`` the classifier. Input ``(N, in_channels, H, W)``
         (224 x 224 in the paper), output ``(N, num_classes)`` logits.
     """
-    _check_builder_args(width_multiplier, num_classes, "mobilenet_v1")
+    _check_builder_args(width_multiplier, num_classes, in_channels, "mobilenet_v1")
     return _mobilenet(separable_block, width_multiplier, num_classes, in_channels)
 
 
@@ -136,70 +117,8 @@ def mobilenet_v1_full_conv(
     The "Conv MobileNet" of the paper's Table 4: same depth, widths, strides and
     classifier as :func:`mobilenet_v1`.
     """
-    _check_builder_args(width_multiplier, num_classes, "mobilenet_v1_full_conv")
+    _check_builder_args(width_multiplier, num_classes, in_channels, "mobilenet_v1_full_conv")
     return _mobilenet(standard_block, width_multiplier, num_classes, in_channels)
-
-
-def small_cnn(
-    separable: bool,
-    channels=(16, 32, 64),
-    num_classes: int = 4,
-    in_channels: int = 1,
-    kernel_size: int = 3,
-    mid_activation: bool = True,
-) -> nn.Sequential:
-    """The book's small classifier: a 3x3 stem, then one block per later width, each halving the resolution.
-
-    With the defaults it is the network of the separable chapter's experiment
-    (section 4, ``convbook.lab.experiments.separable_accuracy``) for 16x16 one-channel
-    shape images: stem 1 -> 16 channels at full resolution, blocks 16 -> 32 and
-    32 -> 64 with stride 2, global average pooling, a linear layer to 4 classes.
-    Every convolution is followed by batch norm and a ReLU (conv-BN-ReLU, as
-    in MobileNet); convolutions have no bias. ``small_cnn(False)`` is the same
-    network as ``convbook.nets.blocks.SmallCNN()`` of the 1x1 chapter.
-
-    Parameters
-    ----------
-    separable : bool
-        ``False``: every block is a standard ``k x k`` convolution (23,668
-        trainable parameters with the defaults).
-        ``True``: every block is a depthwise ``k x k`` then a pointwise ``1 x 1``
-        convolution (:func:`separable_block`; 3,716 parameters). The stem stays
-        standard: a one-channel input has nothing to separate.
-    channels : sequence of int
-        Width of the stem, then of each block (at least two entries).
-    num_classes, in_channels, kernel_size : int
-    mid_activation : bool
-        For ``separable=True`` only: ``False`` puts nothing between the depthwise
-        and the pointwise step (Xception's separable convolution; see
-        :func:`separable_block`).
-
-    Returns
-    -------
-    nn.Sequential
-        Input ``(N, in_channels, H, W)``, output ``(N, num_classes)`` logits.
-        ``model[0]`` holds the stem and the blocks, ``model[1]`` the classifier.
-    """
-    fname = "small_cnn"
-    if not isinstance(separable, bool):
-        raise TypeError(f"{fname}: separable must be a bool, got {type(separable).__name__}")
-    if not isinstance(mid_activation, bool):
-        raise TypeError(f"{fname}: mid_activation must be a bool, got {type(mid_activation).__name__}")
-    if not separable and not mid_activation:
-        raise ValueError(f"{fname}: mid_activation=False applies to separable blocks only (separable=True)")
-    channels = tuple(channels)
-    if len(channels) < 2 or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in channels):
-        raise ValueError(f"{fname}: channels must hold at least two positive ints, got {channels!r}")
-    layers = [_conv_bn_relu(in_channels, channels[0], kernel_size)]
-    for c_in, c_out in zip(channels[:-1], channels[1:]):
-        if separable:
-            layers.append(separable_block(c_in, c_out, 2, kernel_size, mid_activation=mid_activation))
-        else:
-            layers.append(standard_block(c_in, c_out, stride=2, kernel_size=kernel_size))
-    return nn.Sequential(
-        nn.Sequential(*layers),
-        nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels[-1], num_classes)),
-    )
 
 
 class InvertedResidual(nn.Module):
@@ -212,7 +131,7 @@ class InvertedResidual(nn.Module):
     ``c_in == c_out`` the input is added to the output (the shortcut joins
     the thin bottlenecks, not the wide expanded layers: "inverted").
     Convolutions have no bias. :func:`convbook.separable.inverted_residual_cost`
-    gives the same weights and multiply-adds as :func:`convbook.profile`.
+    gives the same weights and multiply-adds as :func:`convbook.nets.profiler.profile`.
 
     Parameters
     ----------
@@ -230,28 +149,17 @@ class InvertedResidual(nn.Module):
         super().__init__()
         fname = "InvertedResidual"
         for name, v in (("c_in", c_in), ("c_out", c_out), ("expansion", expansion), ("kernel_size", kernel_size)):
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise TypeError(f"{fname}: {name} must be an int, got {type(v).__name__}")
-            if v < 1:
-                raise ValueError(f"{fname}: {name} must be a positive int, got {v}")
+            positive_int(v, name, fname)
         if stride not in (1, 2) or isinstance(stride, bool):
             raise ValueError(f"{fname}: stride must be 1 or 2, got {stride!r}")
         if kernel_size % 2 == 0:
             raise ValueError(f"{fname}: kernel_size must be odd, got {kernel_size}")
-        mid, pad = expansion * c_in, kernel_size // 2
+        mid = expansion * c_in
         layers = []
         if expansion > 1:
-            layers.append(
-                nn.Sequential(nn.Conv2d(c_in, mid, 1, bias=False), nn.BatchNorm2d(mid), nn.ReLU6(inplace=True))
-            )
-        layers.append(
-            nn.Sequential(
-                nn.Conv2d(mid, mid, kernel_size, stride=stride, padding=pad, groups=mid, bias=False),
-                nn.BatchNorm2d(mid),
-                nn.ReLU6(inplace=True),
-            )
-        )
-        layers.append(nn.Sequential(nn.Conv2d(mid, c_out, 1, bias=False), nn.BatchNorm2d(c_out)))  # linear
+            layers.append(conv_bn_relu(c_in, mid, 1, activation="relu6"))  # expand
+        layers.append(conv_bn_relu(mid, mid, kernel_size, stride, groups=mid, activation="relu6"))  # depthwise
+        layers.append(conv_bn_relu(mid, c_out, 1, activation=None))  # project: linear
         self.body = nn.Sequential(*layers)
         self.residual = stride == 1 and c_in == c_out
 

@@ -1,19 +1,22 @@
 """``profile``: count the weights and multiply-adds of every conv/linear layer of a model.
 
 It runs one forward pass on zeros of ``input_shape`` with hooks that record
-each layer's output shape, then applies the formulas of :mod:`convbook.costs`.
-Only ``Conv1d``, ``Conv2d`` and ``Linear`` layers are counted: batch norms,
-activations and pooling are left out, as in the MobileNet and GoogLeNet papers.
+each layer's output shape, then counts each layer with :mod:`convbook.costs`
+(``conv_cost`` for a convolution of any kind, ``linear_cost`` for a fully
+connected layer): torch supplies the shapes, the library's one counter the
+numbers. Only ``Conv1d``, ``Conv2d`` and ``Linear`` layers are counted: batch
+norms, activations and pooling are left out, as in the MobileNet and GoogLeNet papers.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from math import prod
 
 import torch
 from torch import nn
+
+from convbook.costs import conv_cost, linear_cost
 
 KINDS = ("conv", "dilated", "depthwise", "pointwise", "grouped", "linear")
 
@@ -102,16 +105,20 @@ class Profile(list):
 
 
 def _row(name: str, module: nn.Module, inp: torch.Tensor, out: torch.Tensor) -> LayerRow:
-    params = sum(p.numel() for p in module.parameters(recurse=False))
-    if isinstance(module, nn.Linear):
-        macs = out.numel() * module.in_features
-        return LayerRow(name, "linear", params, macs, tuple(inp.shape), tuple(out.shape))
-    per_output = (module.in_channels // module.groups) * prod(module.kernel_size)
+    bias = module.bias is not None
+    if isinstance(module, nn.Linear):  # applied to every row of (..., in_features)
+        cost = linear_cost(module.in_features, module.out_features, bias, rows=max(out.numel() // out.shape[-1], 1))
+        return LayerRow(name, "linear", cost.params, cost.macs, tuple(inp.shape), tuple(out.shape))
+    nd = len(module.kernel_size)
+    batch = out.shape[0] if out.ndim == nd + 2 else 1  # torch also takes an unbatched (C, *spatial) input
+    cost = conv_cost(
+        module.in_channels, module.out_channels, tuple(module.kernel_size), tuple(out.shape[-nd:]), module.groups, bias
+    )
     return LayerRow(
         name,
         layer_kind(module),
-        params,
-        out.numel() * per_output,
+        cost.params,
+        batch * cost.macs,
         tuple(inp.shape),
         tuple(out.shape),
         tuple(module.kernel_size),

@@ -1,8 +1,7 @@
 """The bridge to PyTorch: devices, precision, conversions and agreement checks.
 
-This is the only core module that imports torch (together with
-``convbook.nets.profiler``, ``convbook.nets.training``, ``convbook.nets.models`` and
-``convbook.nets.blocks``), so ``import convbook`` stays light. Typical use in a chapter::
+Like every module of ``convbook.nets`` it imports torch; ``import convbook``
+does not, so the NumPy operations stay light. Typical use in a chapter::
 
     from convbook.nets.torch_bridge import pick_device, compare_with_torch
     report = compare_with_torch("conv2d", x, w, padding=1, dilation=2)
@@ -39,6 +38,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+import convbook
 
 
 def pick_device(prefer: str | None = None) -> torch.device:
@@ -300,8 +301,6 @@ def compare_with_torch(fn, x, weight, bias=None, *, tolerance=None, device=None,
         Where torch runs; default :func:`pick_device`. float64 falls back to
         the CPU on MPS; the result's ``device``, ``requested`` and ``where`` say so.
     """
-    import convbook
-
     if isinstance(fn, str):
         fn = getattr(convbook, fn)
     ours = fn(x, weight, bias, **kwargs)

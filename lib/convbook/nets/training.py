@@ -6,7 +6,8 @@
 * :func:`train_classifier`: Adam and cross-entropy, with the training and test
   accuracy after every epoch (``TrainResult.history``), so that a chapter can
   show that a model has converged, or plot accuracy against the training budget.
-* :func:`count_params`, :func:`accuracy`.
+* :func:`count_params`, :func:`accuracy`, and :func:`evaluating`, which puts
+  a model in eval mode for a block and restores its mode afterwards.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from convbook._args import positive_int
 from convbook.nets.torch_bridge import pick_device, synchronize
 
 
@@ -80,17 +82,29 @@ def deterministic(seed: int | None = None):
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved[2], saved[3]
 
 
-@torch.no_grad()
-def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> float:
-    """Fraction of ``x`` whose arg-max prediction equals ``y``. Works for per-pixel labels too."""
+@contextlib.contextmanager
+def evaluating(model: nn.Module):
+    """Put ``model`` in eval mode for the block, yield its first parameter (for dtype and device), then restore it.
+
+    The model's training mode comes back even when the block raises.
+    """
     was_training = model.training
     model.eval()
+    try:
+        yield next(model.parameters())
+    finally:
+        model.train(was_training)
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> float:
+    """Fraction of ``x`` whose arg-max prediction equals ``y``, in eval mode. Works for per-pixel labels too."""
     correct, total = 0, 0
-    for i in range(0, len(x), batch_size):
-        pred = model(x[i : i + batch_size]).argmax(dim=1)
-        correct += (pred == y[i : i + batch_size]).sum().item()
-        total += y[i : i + batch_size].numel()
-    model.train(was_training)
+    with evaluating(model):
+        for i in range(0, len(x), batch_size):
+            pred = model(x[i : i + batch_size]).argmax(dim=1)
+            correct += (pred == y[i : i + batch_size]).sum().item()
+            total += y[i : i + batch_size].numel()
     return correct / total
 
 
@@ -131,12 +145,11 @@ def train_classifier(
         after the last) into ``history``; 0 evaluates only after the last.
         Evaluation time is not counted in ``train_seconds``.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"train_classifier: epochs must be a positive int, got {epochs!r}")
+    fname = "train_classifier"
+    epochs = positive_int(epochs, "epochs", fname)
     if schedule not in ("constant", "cosine"):
-        raise ValueError(f"train_classifier: schedule must be 'constant' or 'cosine', got {schedule!r}")
-    if isinstance(eval_every, bool) or not isinstance(eval_every, int) or eval_every < 0:
-        raise ValueError(f"train_classifier: eval_every must be a non-negative int, got {eval_every!r}")
+        raise ValueError(f"{fname}: schedule must be 'constant' or 'cosine', got {schedule!r}")
+    eval_every = positive_int(eval_every, "eval_every", fname, minimum=0)
     device = torch.device(device) if device is not None else pick_device()
     gen = torch.Generator().manual_seed(seed)
     xtr, ytr = (torch.as_tensor(a).to(device) for a in train)

@@ -1,17 +1,12 @@
-"""WaveNet in PyTorch: causal stacks, the gated residual network, and fast generation (imports torch).
+"""WaveNet in PyTorch: the gated residual network, mu-law quantisation, and fast generation (imports torch).
 
-* :class:`CausalConv1d`: ``nn.Conv1d`` with ``d (k - 1)`` zeros of left padding,
-  so that output ``t`` reads inputs ``<= t`` only and the output is as long as
-  the input (the torch twin of :func:`convbook.dilated.causal_conv1d`).
-* :func:`causal_stack`: the small next-sample predictor of the dilated chapter
-  (causal layers with ``tanh``, then a 1x1 output layer).
-* :func:`train_predictor`, :func:`prediction_mse`, :func:`fit_autoregressive`:
-  one-step-ahead prediction with a mean-squared error, the networks trained
-  with Adam, the linear autoregressive baseline fitted by least squares.
+* :func:`mu_law_encode`, :func:`mu_law_decode`: WaveNet's companding
+  quantisation (NumPy).
 * :class:`WaveNet`: van den Oord et al.'s network (2016): a causal input
   layer, then layers of gated activations ``tanh(W_f * x) * sigmoid(W_g * x)``
   with residual and skip connections, and a head that maps the summed skips
-  to a categorical distribution over the (mu-law) quantised next sample.
+  to a categorical distribution over the (mu-law) quantised next sample;
+  :func:`train_wavenet` trains it.
 * :func:`generate_naive` and :func:`generate_cached`: sampling from a
   :class:`WaveNet` one sample at a time. The naive generator reruns the whole
   network over the last ``receptive_field`` samples for every new sample. The
@@ -19,10 +14,9 @@
   inputs (Paine et al. 2016, "Fast Wavenet Generation Algorithm"), so a new
   sample costs one position per layer instead of ``receptive_field``
   positions. Both draw from the same uniform numbers and give the same samples.
-* :func:`mu_law_encode`, :func:`mu_law_decode`: WaveNet's companding
-  quantisation (NumPy).
 
-Importing this module imports torch; ``import convbook`` does not import it.
+The causal convolution and the small next-sample predictors are in
+:mod:`convbook.nets.causal`. Importing this module imports torch.
 """
 
 from __future__ import annotations
@@ -34,294 +28,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from convbook._args import positive_int
+from convbook._args import positive_int, positive_int_list
+from convbook.nets.causal import CausalConv1d
 from convbook.nets.torch_bridge import device_for, pick_device
 
 __all__ = [
-    "CausalConv1d",
     "GatedResidualLayer",
     "WaveNet",
-    "causal_stack",
-    "fit_autoregressive",
     "generate_cached",
     "generate_naive",
     "generation_macs",
     "mu_law_decode",
     "mu_law_encode",
-    "predict_autoregressive",
-    "prediction_mse",
-    "train_predictor",
     "train_wavenet",
 ]
-
-
-# --------------------------------------------------------------------------- causal layers
-
-
-def _dilations(dilations, fname: str) -> tuple[int, ...]:
-    if isinstance(dilations, (str, bytes)) or not hasattr(dilations, "__iter__"):
-        raise TypeError(f"{fname}: dilations must be a sequence of positive ints, got {type(dilations).__name__}")
-    out = tuple(positive_int(d, "each dilation", fname) for d in dilations)
-    if not out:
-        raise ValueError(f"{fname}: dilations must hold at least one dilation, got an empty sequence")
-    return out
-
-
-class CausalConv1d(nn.Conv1d):
-    """``nn.Conv1d`` that pads ``d (k - 1)`` zeros on the left only: a causal convolution.
-
-    Input ``(N, C_in, L)``, output ``(N, C_out, L)``, with
-    ``y[n, o, t] = b[o] + sum_{c, j} w[o, c, j] x[n, c, t - d (k - 1 - j)]`` and
-    ``x`` taken as zero before ``t = 0``: output ``t`` never reads an input
-    after ``t``.
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int = 1, bias: bool = True):
-        fname = "CausalConv1d"
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-            positive_int(value, name, fname)
-        positive_int(kernel_size, "kernel_size", fname)
-        positive_int(dilation, "dilation", fname)
-        super().__init__(in_channels, out_channels, kernel_size, dilation=dilation, bias=bias)
-
-    @property
-    def left_padding(self) -> int:
-        """``d (k - 1)``: the zeros padded on the left, and the number of past inputs a generator must keep."""
-        return self.dilation[0] * (self.kernel_size[0] - 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(F.pad(x, (self.left_padding, 0)))  # (N, C_out, L)
-
-
-def causal_stack(dilations, channels: int = 8, kernel_size: int = 2, in_channels: int = 1) -> nn.Sequential:
-    """The dilated chapter's next-sample predictor: causal layers with ``tanh``, then a 1x1 layer to one output.
-
-    Parameters
-    ----------
-    dilations : sequence of int
-        One causal layer per entry, ``kernel_size`` taps at that dilation.
-    channels : int
-        Channels of every hidden layer.
-    kernel_size : int
-        Taps per causal layer.
-    in_channels : int
-        Channels of the input signal.
-
-    Returns
-    -------
-    nn.Sequential
-        Maps ``(N, in_channels, L)`` to ``(N, 1, L)``; output ``t`` is the
-        prediction of input ``t + 1`` made from inputs ``<= t``. Its receptive
-        field is ``1 + (kernel_size - 1) * sum(dilations)`` samples.
-    """
-    fname = "causal_stack"
-    dils = _dilations(dilations, fname)
-    positive_int(channels, "channels", fname)
-    positive_int(in_channels, "in_channels", fname)
-    positive_int(kernel_size, "kernel_size", fname)
-    layers: list[nn.Module] = []
-    c_in = in_channels
-    for d in dils:
-        layers += [CausalConv1d(c_in, channels, kernel_size, dilation=d), nn.Tanh()]
-        c_in = channels
-    layers.append(nn.Conv1d(channels, 1, 1))
-    return nn.Sequential(*layers)
-
-
-# --------------------------------------------------------------------------- next-sample prediction
-
-
-def _signal_array(a, name: str, fname: str) -> np.ndarray:
-    if isinstance(a, torch.Tensor):
-        raise TypeError(f"{fname}: {name} must be a NumPy array, got a torch tensor; call .numpy() first")
-    a = np.asarray(a)
-    if a.dtype.kind != "f":
-        raise TypeError(f"{fname}: {name} must have a floating-point dtype, got {a.dtype}")
-    if a.ndim != 3 or a.shape[1] != 1:
-        raise ValueError(f"{fname}: {name} must have shape (N, 1, L) (N sequences of one channel), got {a.shape}")
-    return a
-
-
-def _check_skip(skip, length: int, fname: str) -> int:
-    skip = positive_int(skip, "skip", fname, minimum=0)
-    if skip + 1 >= length:
-        raise ValueError(f"{fname}: skip must leave at least one scored sample: skip + 1 < L = {length}, got {skip}")
-    return skip
-
-
-def prediction_mse(model: nn.Module, x, skip: int = 0, device=None) -> float:
-    """Mean-squared one-step-ahead error of ``model`` on the sequences ``x``.
-
-    Parameters
-    ----------
-    model : nn.Module
-        Maps ``(N, 1, L - 1)`` to predictions ``(N, 1, L - 1)``, output ``t``
-        predicting ``x[t + 1]`` (e.g. :func:`causal_stack`).
-    x : ndarray, shape (N, 1, L), float
-    skip : int
-        Score only predictions made at ``t >= skip`` (with a full history).
-    device : optional
-        Where to run; default: the device of the model's parameters.
-
-    Returns
-    -------
-    float
-        ``mean((model(x[..., :-1])[..., skip:] - x[..., skip + 1:]) ** 2)``.
-    """
-    fname = "prediction_mse"
-    x = _signal_array(x, "x", fname)
-    skip = _check_skip(skip, x.shape[-1], fname)
-    param = next(model.parameters())
-    device = torch.device(device) if device is not None else param.device
-    xt = torch.as_tensor(x, dtype=param.dtype, device=device)  # (N, 1, L)
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        pred = model(xt[:, :, :-1])  # (N, 1, L - 1)
-        mse = F.mse_loss(pred[:, :, skip:], xt[:, :, skip + 1 :]).item()
-    model.train(was_training)
-    return mse
-
-
-def train_predictor(
-    model: nn.Module,
-    train,
-    tests: dict | None = None,
-    steps: int = 250,
-    lr: float = 1e-2,
-    skip: int = 0,
-    eval_at=(),
-    device=None,
-) -> list[dict]:
-    """Train a next-sample predictor with Adam on the mean-squared error, full batch; return the learning curve.
-
-    The data comes in as arguments (nothing is read from globals). Build the
-    model inside ``convbook.nets.training.deterministic(seed)`` for a reproducible
-    initialisation; full-batch training has no other randomness.
-
-    Parameters
-    ----------
-    model : nn.Module
-        Maps ``(N, 1, L - 1)`` to ``(N, 1, L - 1)`` predictions of the next sample.
-    train : ndarray, shape (N, 1, L), float
-        Training sequences.
-    tests : dict of str to ndarray (M, 1, L'), optional
-        Sequences to score at every evaluation (e.g. ``{"continuation": ...}``).
-    steps : int
-        Adam steps (each on all training sequences at once).
-    lr : float
-        Adam's learning rate.
-    skip : int
-        The loss and the scores use predictions made at ``t >= skip`` only.
-    eval_at : iterable of int
-        Steps after which the training and test errors are recorded; the last
-        step is always recorded.
-    device : optional
-        Default :func:`convbook.nets.torch_bridge.pick_device`.
-
-    Returns
-    -------
-    list of dict
-        One dict per evaluation: ``step``, ``train_mse`` and one ``<name>_mse``
-        per entry of ``tests``.
-    """
-    fname = "train_predictor"
-    train = _signal_array(train, "train", fname)
-    tests = dict(tests or {})
-    for name, value in tests.items():
-        _signal_array(value, f"tests[{name!r}]", fname)
-    steps = positive_int(steps, "steps", fname)
-    if isinstance(lr, bool) or not isinstance(lr, Real) or not lr > 0:
-        raise ValueError(f"{fname}: lr must be a positive number, got {lr!r}")
-    skip = _check_skip(skip, train.shape[-1], fname)
-    checkpoints = {positive_int(s, "each eval_at step", fname) for s in eval_at} | {steps}
-    device = torch.device(device) if device is not None else pick_device()
-    model = model.to(device)
-    xtr = torch.as_tensor(train, dtype=torch.float32, device=device)  # (N, 1, L)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    history = []
-    for step in range(1, steps + 1):
-        model.train()
-        opt.zero_grad()
-        pred = model(xtr[:, :, :-1])  # (N, 1, L - 1): prediction of sample t + 1 made at t
-        loss = F.mse_loss(pred[:, :, skip:], xtr[:, :, skip + 1 :])
-        loss.backward()
-        opt.step()
-        if step in checkpoints:
-            row = {"step": step, "train_mse": prediction_mse(model, train, skip, device)}
-            for name, value in tests.items():
-                row[f"{name}_mse"] = prediction_mse(model, value, skip, device)
-            history.append(row)
-    return history
-
-
-def _ar_design(x: np.ndarray, order: int, skip: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows ``[x[t - order + 1], ..., x[t], 1]`` and targets ``x[t + 1]`` for ``skip <= t < L - 1``."""
-    windows = np.lib.stride_tricks.sliding_window_view(x[:, 0, :-1], order, axis=-1)  # (N, L - order, order)
-    windows = windows[:, skip - order + 1 :]  # (N, L - 1 - skip, order): windows ending at t = skip, ..., L - 2
-    rows = windows.reshape(-1, order)  # (N (L - 1 - skip), order)
-    design = np.hstack([rows, np.ones((len(rows), 1))])  # (rows, order + 1)
-    return design, x[:, 0, skip + 1 :].reshape(-1)
-
-
-def fit_autoregressive(train, order: int, skip: int | None = None) -> np.ndarray:
-    """Least-squares linear predictor of the next sample from the last ``order`` samples (an AR(order) model).
-
-    Parameters
-    ----------
-    train : ndarray, shape (N, 1, L), float
-    order : int
-        Number of past samples, ``x[t - order + 1], ..., x[t]``, that predict ``x[t + 1]``.
-    skip : int, optional
-        Fit on predictions made at ``t >= skip`` only (default ``order - 1``,
-        every full window); must be at least ``order - 1``.
-
-    Returns
-    -------
-    ndarray, shape (order + 1,)
-        The coefficients of ``x[t - order + 1], ..., x[t]``, then the intercept.
-    """
-    fname = "fit_autoregressive"
-    train = _signal_array(train, "train", fname)
-    order = positive_int(order, "order", fname)
-    skip = order - 1 if skip is None else positive_int(skip, "skip", fname, minimum=0)
-    if skip < order - 1:
-        raise ValueError(f"{fname}: skip must be at least order - 1 = {order - 1} (a full window), got {skip}")
-    _check_skip(skip, train.shape[-1], fname)
-    design, target = _ar_design(train.astype(np.float64), order, skip)
-    coef, *_ = np.linalg.lstsq(design, target, rcond=None)
-    return coef
-
-
-def predict_autoregressive(coef, x, skip: int | None = None) -> tuple[np.ndarray, float]:
-    """Predictions of :func:`fit_autoregressive`'s model on ``x``, and their mean-squared error.
-
-    Parameters
-    ----------
-    coef : ndarray, shape (order + 1,)
-    x : ndarray, shape (N, 1, L), float
-    skip : int, optional
-        Score predictions made at ``t >= skip`` (default ``order - 1``).
-
-    Returns
-    -------
-    pred : ndarray, shape (N, L - 1 - skip)
-        ``pred[n, i]`` predicts ``x[n, 0, skip + 1 + i]``.
-    mse : float
-    """
-    fname = "predict_autoregressive"
-    coef = np.asarray(coef, dtype=np.float64)
-    if coef.ndim != 1 or coef.size < 2:
-        raise ValueError(f"{fname}: coef must be 1-D with order + 1 >= 2 entries, got shape {coef.shape}")
-    x = _signal_array(x, "x", fname)
-    order = coef.size - 1
-    skip = order - 1 if skip is None else positive_int(skip, "skip", fname, minimum=0)
-    if skip < order - 1:
-        raise ValueError(f"{fname}: skip must be at least order - 1 = {order - 1} (a full window), got {skip}")
-    _check_skip(skip, x.shape[-1], fname)
-    design, target = _ar_design(x.astype(np.float64), order, skip)
-    pred = design @ coef  # (N (L - 1 - skip),)
-    return pred.reshape(x.shape[0], -1), float(np.mean((pred - target) ** 2))
 
 
 # --------------------------------------------------------------------------- mu-law
@@ -433,7 +153,7 @@ class WaveNet(nn.Module):
         ):
             positive_int(value, name, fname)
         positive_int(kernel_size, "kernel_size", fname, minimum=2)
-        self.dilations = _dilations(dilations, fname)
+        self.dilations = tuple(positive_int_list(dilations, "dilations", fname))
         self.kernel_size = int(kernel_size)
         self.input_conv = CausalConv1d(classes, residual_channels, 2)
         self.layers = nn.ModuleList(
@@ -497,7 +217,9 @@ def _check_generation_args(model, steps, prime, temperature, seed, fname):
         raise TypeError(f"{fname}: prime must be an int64 tensor of shape (N, T0) with T0 >= 1, got {what}")
     if prime.numel() and (prime.min() < 0 or prime.max() >= model.classes):
         raise ValueError(f"{fname}: prime levels must lie in 0 .. {model.classes - 1}")
-    if isinstance(temperature, bool) or not isinstance(temperature, Real) or temperature < 0:
+    if isinstance(temperature, bool) or not isinstance(temperature, Real):
+        raise TypeError(f"{fname}: temperature must be a number, got {type(temperature).__name__}")
+    if temperature < 0:
         raise ValueError(f"{fname}: temperature must be a non-negative number (0: greedy), got {temperature!r}")
     if isinstance(seed, bool) or not isinstance(seed, Integral):
         raise TypeError(f"{fname}: seed must be an int, got {type(seed).__name__}")

@@ -2,7 +2,8 @@
 
 Nothing happens on import. Call :func:`use_book_style` once in a notebook to get
 opaque white figures (readable in the site's dark mode) and a colour-blind-safe
-palette (Okabe & Ito).
+palette (Okabe & Ito). A figure that belongs to one chapter and is long lives in its
+own submodule: ``convbook.plotting.pointwise_figure.show_pointwise`` (the 1x1 kernel at one pixel).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import json
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
+
+from convbook.shapes import conv_output_size
 
 #: Okabe & Ito's colour-blind-safe palette.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -250,8 +253,6 @@ def animate_conv(input_shape, kernel_size, stride=1, padding=0, dilation=1, inte
     Player
         Displays as an HTML/JS player that needs no network.
     """
-    from convbook.shapes import conv_output_size
-
     (H, W), (kH, kW), (sH, sW) = input_shape, _pair(kernel_size), _pair(stride)
     (pH, pW), (dH, dW) = _pair(padding), _pair(dilation)
     Ho = conv_output_size(H, kH, sH, pH, dH)

@@ -155,8 +155,9 @@ def install_ipython_hook(report_path: str) -> None:
     each cell (an IPython ``post_execute`` callback placed before the inline
     backend's, which shows and closes the figures left open).
     """
+    # only inside a Jupyter kernel: IPython exists there, and pyplot is loaded only when the hook is installed
     import matplotlib.pyplot as plt
-    from IPython import get_ipython
+    from IPython import get_ipython  # noqa: I001 (see the comment above)
 
     ip = get_ipython()
     if ip is None:

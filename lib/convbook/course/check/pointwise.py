@@ -197,6 +197,6 @@ def pointwise_macs(student_fn, *, seed: int | None = None) -> CheckResult:
         [(spec, {}) for spec in specs],
         hint="how many dot products does one pixel compute, and how long is each? (notation page, 'Counting')",
         diagnose=_macs_diagnosis,
-        forbidden=(_costs.conv_cost, _dilated.conv_macs),
+        forbidden=(_costs.conv_cost, _costs.conv_macs),
         label=_label(seed),
     )

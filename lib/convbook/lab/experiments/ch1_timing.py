@@ -28,13 +28,26 @@ IEEE precision (``float32_precision('ieee')``), recorded with the results.
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import dataclass
+
 import numpy as np
+import torch
+import torch.nn.functional as F
 from numpy.lib.stride_tricks import sliding_window_view
+
+from convbook import conv2d, conv2d_im2col, conv2d_naive
+from convbook.lab.machine import steady_allocator
+from convbook.lab.timing import time_interleaved
+from convbook.lab.typed import Threads
+from convbook.nets.torch_bridge import exact_mode, float32_precision, precision_label
 
 DESCRIPTION = (
     "Naive loops, im2col einsum, convbook.conv2d and torch on a 3x3 8->8 layer (batch 1, sides 8-128, one thread "
     "each), and einsum with and without optimize=True (Chapter 1, 'How much faster is vectorised?')"
 )
+
+RESULT_VERSION = 1
 
 SIZES = [8, 16, 32, 64, 128]
 CHANNELS = 8
@@ -53,6 +66,75 @@ NAMES = {
     "conv2d": "convbook.conv2d",
     "torch": "torch, CPU",
 }
+
+
+@dataclass(frozen=True)
+class Settings:
+    layer: str
+    sizes: list[int]
+    naive_max: int
+    threads: int
+    repeats: int
+    warmup: int
+    einsum_sizes: list[int]
+    einsum_dtype: str
+    allocator: str
+    input_seed: int
+    names: dict[str, str]
+    protocol: str
+
+
+@dataclass(frozen=True)
+class TimingSettings:
+    """What a table of :func:`time_sizes` was timed with: threads in force, samples, device, float32 precision."""
+
+    threads: Threads
+    repeats: int
+    warmup: int
+    device: str
+    float32_precision: str
+
+
+@dataclass(frozen=True)
+class LayerTimes:
+    """:func:`time_sizes`: per implementation (key of :data:`NAMES`), one value per side (None: not timed)."""
+
+    sizes: list[int]
+    batch: int
+    median_ms: dict[str, list[float | None]]
+    q1_ms: dict[str, list[float | None]]
+    q3_ms: dict[str, list[float | None]]
+    samples_s: dict[str, dict[str, list[float]]]  # side -> implementation -> every sample
+    settings: TimingSettings
+
+
+@dataclass(frozen=True)
+class EinsumTimes:
+    """:func:`time_einsum`: ``'plain'`` and ``'optimize'``, one value per side; ``agree``: equal results."""
+
+    sizes: list[int]
+    median_ms: dict[str, list[float]]
+    q1_ms: dict[str, list[float]]
+    q3_ms: dict[str, list[float]]
+    samples_s: dict[str, dict[str, list[float]]]
+    agree: bool
+
+
+@dataclass(frozen=True)
+class SpeedSummary:
+    speedup_over_loops_16: dict[str, float]  # how many times faster than the loops, at 16 x 16
+    growth_8_to_16: dict[str, float]  # time at 16 x 16 over time at 8 x 8 (4 x the work)
+    conv2d_over_torch: list[float]  # at every side
+    im2col_over_conv2d: list[float]  # at every side
+    einsum_plain_over_optimize: list[float]  # at every side of the einsum table
+
+
+@dataclass(frozen=True)
+class Results:
+    layer: LayerTimes
+    agree_with_torch: dict[str, bool]  # side -> every implementation agrees with torch
+    einsum: EinsumTimes
+    summary: SpeedSummary
 
 
 def display_name(key: str) -> str:
@@ -82,11 +164,6 @@ def implementations(x: np.ndarray, w: np.ndarray, naive: bool = True, device=Non
     ``naive=False`` leaves the loops out. ``device``: a GPU (CUDA or MPS) adds
     ``'torch_<type>'``, torch on that device, beside torch on the CPU.
     """
-    import torch
-    import torch.nn.functional as F
-
-    from convbook import conv2d, conv2d_im2col, conv2d_naive
-
     fns = {}
     if naive:
         fns["naive"] = lambda: conv2d_naive(x, w, padding=1)
@@ -103,10 +180,6 @@ def implementations(x: np.ndarray, w: np.ndarray, naive: bool = True, device=Non
 
 def check_agreement(side: int, device=None, tolerance: float = 1e-4) -> bool:
     """Every implementation gives torch's CPU result on the layer at this side (float32, absolute ``tolerance``)."""
-    import torch
-
-    from convbook.nets.torch_bridge import exact_mode
-
     x, w = make_inputs(side)
     fns = implementations(x, w, naive=side <= NAIVE_MAX, device=device)
     with torch.no_grad(), exact_mode():
@@ -129,7 +202,7 @@ def time_sizes(
     naive_max: int = NAIVE_MAX,
     device=None,
     names=None,
-) -> dict:
+) -> LayerTimes:
     """Time the implementations at each side in ``sizes`` by the book's protocol (``convbook.lab.timing``).
 
     Parameters
@@ -152,18 +225,11 @@ def time_sizes(
 
     Returns
     -------
-    dict
+    LayerTimes
         ``sizes``, ``median_ms``, ``q1_ms`` and ``q3_ms`` (name -> one value per
         size, ``None`` where not timed), ``samples_s`` (side -> name -> seconds),
         ``settings`` (threads in force, repeats, device, float32 precision).
     """
-    import contextlib
-
-    import torch
-
-    from convbook.lab.timing import time_interleaved
-    from convbook.nets.torch_bridge import float32_precision, precision_label
-
     sizes = [int(s) for s in sizes]
     dev = torch.device(device) if device is not None else torch.device("cpu")
     medians, q1s, q3s, samples, used = {}, {}, {}, {}, None
@@ -188,21 +254,17 @@ def time_sizes(
     def as_lists(table):
         return {k: [table[k].get(s) for s in sizes] for k in order}
 
-    return {
-        "sizes": sizes,
-        "batch": batch,
-        "median_ms": as_lists(medians),
-        "q1_ms": as_lists(q1s),
-        "q3_ms": as_lists(q3s),
-        "samples_s": samples,
-        "settings": {
-            "threads": used,
-            "repeats": repeats,
-            "warmup": warmup,
-            "device": str(dev),
-            "float32_precision": label,
-        },
-    }
+    return LayerTimes(
+        sizes=sizes,
+        batch=batch,
+        median_ms=as_lists(medians),
+        q1_ms=as_lists(q1s),
+        q3_ms=as_lists(q3s),
+        samples_s=samples,
+        settings=TimingSettings(
+            threads=Threads(**used), repeats=repeats, warmup=warmup, device=str(dev), float32_precision=label
+        ),
+    )
 
 
 def corr2d_windows(x: np.ndarray, k: np.ndarray, optimize: bool) -> np.ndarray:
@@ -216,15 +278,13 @@ def corr2d_windows(x: np.ndarray, k: np.ndarray, optimize: bool) -> np.ndarray:
     return np.einsum("ijuv,uv->ij", windows, k, optimize=optimize)  # (H-kH+1, W-kW+1)
 
 
-def time_einsum(sizes=EINSUM_SIZES, *, repeats: int = REPEATS, warmup: int = WARMUP, threads: int = THREADS) -> dict:
+def time_einsum(
+    sizes=EINSUM_SIZES, *, repeats: int = REPEATS, warmup: int = WARMUP, threads: int = THREADS
+) -> EinsumTimes:
     """``einsum`` over the window view, as is and with ``optimize=True``, on float64 images of each side.
 
-    Returns ``sizes``, ``median_ms`` / ``q1_ms`` / ``q3_ms`` (``'plain'`` and
-    ``'optimize'`` -> one value per size), ``agree`` (the two results equal to
-    1e-12 at every size) and ``samples_s``.
+    ``agree``: the two results are equal to 1e-12 at every size.
     """
-    from convbook.lab.timing import time_interleaved
-
     rng = np.random.default_rng(SEED)
     out = {"sizes": [int(s) for s in sizes], "median_ms": {}, "q1_ms": {}, "q3_ms": {}, "samples_s": {}}
     agree = True
@@ -241,52 +301,39 @@ def time_einsum(sizes=EINSUM_SIZES, *, repeats: int = REPEATS, warmup: int = WAR
             q1, med, q3 = t.quartiles(name)
             for key, value in (("q1_ms", q1), ("median_ms", med), ("q3_ms", q3)):
                 out[key].setdefault(name, []).append(1e3 * value)
-    out["agree"] = agree
-    return out
+    return EinsumTimes(**out, agree=agree)
 
 
 def run(quick: bool = False) -> dict:
-    from convbook.lab.machine import steady_allocator
-
     allocator = steady_allocator()
     sizes = [8, 16] if quick else SIZES
     repeats = 3 if quick else REPEATS
     layer = time_sizes(sizes, repeats=repeats, warmup=1 if quick else WARMUP)
     einsum = time_einsum([8, 64] if quick else EINSUM_SIZES, repeats=repeats, warmup=1 if quick else WARMUP)
-    med = layer["median_ms"]
+    med = layer.median_ms
     i16 = sizes.index(16)
-    summary = {
-        # how many times faster than the loops, at 16 x 16
-        "speedup_over_loops_16": {k: med["naive"][i16] / med[k][i16] for k in ("im2col", "conv2d", "torch")},
-        # time at 16 x 16 over time at 8 x 8 (4 x the work)
-        "growth_8_to_16": {k: med[k][i16] / med[k][0] for k in ("im2col", "conv2d", "torch")},
-        # convbook.conv2d over torch, and im2col over conv2d, at every side
-        "conv2d_over_torch": [a / b for a, b in zip(med["conv2d"], med["torch"])],
-        "im2col_over_conv2d": [a / b for a, b in zip(med["im2col"], med["conv2d"])],
-        # plain einsum over optimize=True, at every side of the einsum table
-        "einsum_plain_over_optimize": [
-            a / b for a, b in zip(einsum["median_ms"]["plain"], einsum["median_ms"]["optimize"])
-        ],
-    }
-    return {
-        "settings": {
-            "layer": f"3x3 conv, {CHANNELS}->{CHANNELS} channels, float32, batch 1, padding 1",
-            "sizes": sizes,
-            "naive_max": NAIVE_MAX,
-            "threads": THREADS,
-            "repeats": repeats,
-            "warmup": layer["settings"]["warmup"],
-            "einsum_sizes": einsum["sizes"],
-            "einsum_dtype": "float64, one channel, 3x3 kernel, no padding",
-            "allocator": allocator,
-            "input_seed": SEED,
-            "names": NAMES,
-            "protocol": "convbook.lab.timing.time_interleaved: fixed threads, warm-up, alternating blocks of 3",
-        },
-        "results": {
-            "layer": layer,
-            "agree_with_torch": {str(s): check_agreement(s) for s in sizes},
-            "einsum": einsum,
-            "summary": summary,
-        },
-    }
+    summary = SpeedSummary(
+        speedup_over_loops_16={k: med["naive"][i16] / med[k][i16] for k in ("im2col", "conv2d", "torch")},
+        growth_8_to_16={k: med[k][i16] / med[k][0] for k in ("im2col", "conv2d", "torch")},
+        conv2d_over_torch=[a / b for a, b in zip(med["conv2d"], med["torch"])],
+        im2col_over_conv2d=[a / b for a, b in zip(med["im2col"], med["conv2d"])],
+        einsum_plain_over_optimize=[a / b for a, b in zip(einsum.median_ms["plain"], einsum.median_ms["optimize"])],
+    )
+    settings = Settings(
+        layer=f"3x3 conv, {CHANNELS}->{CHANNELS} channels, float32, batch 1, padding 1",
+        sizes=sizes,
+        naive_max=NAIVE_MAX,
+        threads=THREADS,
+        repeats=repeats,
+        warmup=layer.settings.warmup,
+        einsum_sizes=einsum.sizes,
+        einsum_dtype="float64, one channel, 3x3 kernel, no padding",
+        allocator=allocator,
+        input_seed=SEED,
+        names=NAMES,
+        protocol="convbook.lab.timing.time_interleaved: fixed threads, warm-up, alternating blocks of 3",
+    )
+    results = Results(
+        layer=layer, agree_with_torch={str(s): check_agreement(s) for s in sizes}, einsum=einsum, summary=summary
+    )
+    return {"settings": settings, "results": results}

@@ -21,19 +21,96 @@ would put ``(s / r)^2`` of the total in the centred square of side ``s``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from convbook.lab.experiments import summary
-from convbook.lab.experiments._dilated_seg_common import DATA, FIELDS, MODELS, QUICK_TRAIN, SEEDS, THREADS, TRAIN, data
-from convbook.lab.experiments.dilated_segmentation import train_one
+from convbook.lab.experiments.dilated_segmentation import (
+    DATA,
+    FIELDS,
+    MODELS,
+    QUICK_TRAIN,
+    SEEDS,
+    THREADS,
+    TRAIN,
+    Data,
+    Training,
+    data,
+    train_one,
+)
+from convbook.lab.stats import summary
+from convbook.lab.timing import fixed_threads
+from convbook.lab.typed import Summary
+from convbook.nets.segmentation_eval import centred_mass, effective_receptive_field, erf_extent
+from convbook.nets.training import deterministic
 
 DESCRIPTION = (
     "dilated/03: gradient-based effective receptive field of the plain, dilated and deep plain segmentation "
     "networks of dilated/07, at initialisation and trained, 5 seeds; mass in centred squares, 50/90/99 % extents"
 )
+RESULT_VERSION = 1
 
 ERF_MODELS = ("plain", "dilated", "plain_deep")
 FRACTIONS = (0.5, 0.9, 0.99)
+
+
+@dataclass(frozen=True)
+class Settings:
+    seeds: list[int]
+    data: Data
+    training: Training
+    models: dict[str, str]  # name -> description
+    fractions: list[float]
+    measured_on: str
+    threads: int
+    device: str
+
+
+@dataclass(frozen=True)
+class Field:
+    """One network's effective field (:func:`measure`)."""
+
+    extent: dict[str, int]  # fraction ('0.5', '0.9', '0.99') -> side of the centred square holding it
+    centred_mass: list[float]  # share of the gradient inside the centred square of side 1, 3, 5, ...
+    inside_theoretical_field: float
+
+
+@dataclass(frozen=True)
+class Run:
+    model: str
+    seed: int
+    field: int
+    init: Field
+    trained: Field
+    test_pixel_accuracy: float
+
+
+@dataclass(frozen=True)
+class FieldSummary:
+    extent: dict[str, Summary]  # fraction -> over seeds
+    centred_mass_mean: list[float]
+    min_inside_theoretical_field: float
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    field: int
+    init: FieldSummary
+    trained: FieldSummary
+
+
+@dataclass(frozen=True)
+class Maps:
+    init: list[list[float]]
+    trained: list[list[float]]
+
+
+@dataclass(frozen=True)
+class Results:
+    runs: list[Run]
+    summary: dict[str, ModelSummary]  # model name -> over seeds
+    mean_maps: dict[str, Maps]  # model name -> the normalised field, mean over seeds
+    uniform: dict[str, dict[str, int]]  # model name -> fraction -> extent of a uniform spread over the field
 
 
 def uniform_extent(field: int, fraction: float) -> int:
@@ -41,24 +118,20 @@ def uniform_extent(field: int, fraction: float) -> int:
     return next(s for s in range(1, field + 1, 2) if (s / field) ** 2 >= fraction - 1e-12)
 
 
-def measure(net, images: np.ndarray, field: int) -> tuple[dict, np.ndarray]:
+def measure(net, images: np.ndarray, field: int) -> tuple[Field, np.ndarray]:
     """Extents, centred-mass curve and the normalised map of ``net``'s effective field on ``images``."""
-    from convbook.lab.timing import fixed_threads
-    from convbook.nets.segmentation import centred_mass, effective_receptive_field, erf_extent
-
     with fixed_threads(THREADS):
         erf = effective_receptive_field(net, images)  # (H, W)
     mass = centred_mass(erf)
-    return {
-        "extent": {f"{f:g}": erf_extent(erf, f) for f in FRACTIONS},
-        "centred_mass": mass.tolist(),
-        "inside_theoretical_field": float(mass[field // 2]),
-    }, erf / erf.sum()
+    measured = Field(
+        extent={f"{f:g}": erf_extent(erf, f) for f in FRACTIONS},
+        centred_mass=mass.tolist(),
+        inside_theoretical_field=float(mass[field // 2]),
+    )
+    return measured, erf / erf.sum()
 
 
 def run(quick: bool = False) -> dict:
-    from convbook.nets.training import deterministic
-
     seeds = SEEDS[:2] if quick else SEEDS
     settings = QUICK_TRAIN if quick else TRAIN
     models = ERF_MODELS[:2] if quick else ERF_MODELS
@@ -73,31 +146,24 @@ def run(quick: bool = False) -> dict:
             at_init, map_init = measure(fresh, images, field)
             net, trained_run = train_one(name, seed, d, settings)
             trained, map_trained = measure(net, images, field)
-            runs.append(
-                {
-                    "model": name,
-                    "seed": seed,
-                    "field": field,
-                    "init": at_init,
-                    "trained": trained,
-                    "test_pixel_accuracy": trained_run["test"]["pixel_accuracy"],
-                }
-            )
+            runs.append(Run(name, seed, field, at_init, trained, trained_run.test.pixel_accuracy))
             for state, m in (("init", map_init), ("trained", map_trained)):
                 maps.setdefault(name, {}).setdefault(state, []).append(m)
-    results = {"runs": runs, "summary": {}, "mean_maps": {}, "uniform": {}}
+    summaries, mean_maps, uniform = {}, {}, {}
     for name in models:
         field = FIELDS[name]
-        mine = [r for r in runs if r["model"] == name]
-        results["uniform"][name] = {f"{f:g}": uniform_extent(field, f) for f in FRACTIONS}
-        results["summary"][name] = {"field": field}
+        mine = [r for r in runs if r.model == name]
+        uniform[name] = {f"{f:g}": uniform_extent(field, f) for f in FRACTIONS}
+        states = {}
         for state in ("init", "trained"):
-            results["summary"][name][state] = {
-                **{f"extent_{f:g}": summary([r[state]["extent"][f"{f:g}"] for r in mine]) for f in FRACTIONS},
-                "centred_mass_mean": np.mean([r[state]["centred_mass"] for r in mine], axis=0).tolist(),
-                "min_inside_theoretical_field": min(r[state]["inside_theoretical_field"] for r in mine),
-            }
-            results["mean_maps"].setdefault(name, {})[state] = np.round(np.mean(maps[name][state], axis=0), 6).tolist()
+            measured = [getattr(r, state) for r in mine]
+            states[state] = FieldSummary(
+                extent={f"{f:g}": summary([m.extent[f"{f:g}"] for m in measured]) for f in FRACTIONS},
+                centred_mass_mean=np.mean([m.centred_mass for m in measured], axis=0).tolist(),
+                min_inside_theoretical_field=min(m.inside_theoretical_field for m in measured),
+            )
+        summaries[name] = ModelSummary(field=field, **states)
+        mean_maps[name] = Maps(**{s: np.round(np.mean(maps[name][s], axis=0), 6).tolist() for s in ("init", "trained")})
     return {
         "settings": {
             "seeds": list(seeds),
@@ -109,5 +175,5 @@ def run(quick: bool = False) -> dict:
             "threads": THREADS,
             "device": "cpu",
         },
-        "results": results,
+        "results": Results(runs=runs, summary=summaries, mean_maps=mean_maps, uniform=uniform),
     }

@@ -14,6 +14,17 @@ thread, steady allocator, warm-up, interleaved blocks, medians and quartiles.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from convbook.lab.machine import steady_allocator
+from convbook.lab.timing import TimingRecord, time_interleaved
+from convbook.nets.architectures import resnet_layers, resnet_summary
+from convbook.nets.profiler import profile
+from convbook.nets.torch_bridge import float32_precision
+
 DESCRIPTION = (
     "Forward time of a ResNet-50 trunk at output stride 32, 16 and 8 (dilated, DeepLab-style) against its "
     "multiply-add count, NCHW and channels_last (dilated/02)"
@@ -23,6 +34,42 @@ DEPTH = 50
 INPUT_SIZE = 512
 OUTPUT_STRIDES = (32, 16, 8)
 SEED = 0
+RESULT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    depth: int
+    input_size: int
+    batch: int
+    output_strides: list[int]
+    layouts: list[str]
+    dtype: str
+    mode: str
+    threads: int
+    repeats: int
+    warmup: int
+    allocator: str
+    weight_seed: int
+
+
+@dataclass(frozen=True)
+class TrunkCheck:
+    """The torch trunk against the layer list of :func:`convbook.dilated.resnet_layers`."""
+
+    params_match: bool
+    macs_match: bool
+    output_size_match: bool
+
+
+@dataclass(frozen=True)
+class Results:
+    timings: TimingRecord  # names 'OS {output stride}, {layout}'
+    time_ratio_to_os32: dict[str, dict[str, float]]  # layout -> output stride -> ratio
+    macs: dict[str, int]  # by output stride
+    mac_ratio_to_os32: dict[str, float]
+    receptive_field: dict[str, int]
+    trunk_checks: dict[str, TrunkCheck]
 
 
 def build_trunk(depth: int = DEPTH, output_stride: int = 32):
@@ -33,11 +80,6 @@ def build_trunk(depth: int = DEPTH, output_stride: int = 32):
     dilation where :func:`resnet_layers` puts it. Input (N, 3, H, W), output
     (N, 2048, H / output_stride, W / output_stride) (rounded up).
     """
-    import torch
-    from torch import nn
-
-    from convbook.dilated import resnet_layers
-
     layers = resnet_layers(depth, output_stride, 64)
 
     def conv(L):
@@ -70,16 +112,11 @@ def build_trunk(depth: int = DEPTH, output_stride: int = 32):
 
 def batchnorm_params(model) -> int:
     """Weights and biases of the batch norms (they are not part of the convolution counts)."""
-    from torch import nn
-
     return sum(p.numel() for m in model.modules() if isinstance(m, nn.BatchNorm2d) for p in m.parameters())
 
 
 def check_trunk(depth: int, output_stride: int, size: int = 128) -> dict:
-    """The torch trunk against the layer list: weights, multiply-adds (convbook.profile) and output size."""
-    from convbook import profile
-    from convbook.dilated import resnet_layers, resnet_summary
-
+    """The torch trunk against the layer list: weights, multiply-adds (profiler) and output size."""
     model = build_trunk(depth, output_stride).eval()
     summary = resnet_summary(resnet_layers(depth, output_stride, size))
     prof = profile(model, (1, 3, size, size))
@@ -107,11 +144,6 @@ def time_trunks(
     Returns ``convbook.lab.timing.Timings`` with names like ``'OS 8, channels_last'``.
     On a GPU the pass runs in float32 with IEEE precision (``float32_precision('ieee')``).
     """
-    import torch
-
-    from convbook.lab.timing import time_interleaved
-    from convbook.nets.torch_bridge import float32_precision
-
     dev = torch.device(device or "cpu")
     gen = torch.Generator().manual_seed(SEED)
     x = torch.randn(batch, 3, size, size, generator=gen).to(dev)
@@ -135,9 +167,6 @@ def time_trunks(
 
 
 def run(quick: bool = False) -> dict:
-    from convbook.dilated import resnet_layers, resnet_summary
-    from convbook.lab.machine import steady_allocator
-
     allocator = steady_allocator()
     size = 64 if quick else INPUT_SIZE
     repeats = 2 if quick else 6

@@ -3,7 +3,7 @@
 The task (``convbook.dilated.make_segmentation_task``, 24x24, 512 training and
 256 test images, noise 0.2) writes each object's class only on its outline, so
 the pixels deep inside an object can be labelled only by a network whose
-receptive field reaches the outline. Six networks, from ``_dilated_seg_common.MODELS``:
+receptive field reaches the outline. Six networks (:data:`MODELS`):
 
 * ``plain`` and ``dilated``: four 3x3 ``conv-BN-ReLU`` layers with 8 channels
   and a 1x1 output layer, dilations 1, 1, 1, 1 (field 9x9) and 1, 2, 4, 1
@@ -26,48 +26,201 @@ Adam (1e-2, cosine-annealed, batches of 32), on the CPU with one thread under
 every epoch (the learning curve), and at the end, on the training and the test
 set: pixel accuracy, the mean IoU of the two object classes, and the accuracy on
 the "blind" pixels whose 9x9 window holds only flat object interior.
+
+The data (:func:`data`), the networks (:data:`MODELS`), the recipe (:data:`TRAIN`) and :func:`train_one` are
+shared with ``dilated_erf_trained`` and ``dilated_segmentation_context`` (dilated/03 and 07a), so that all three
+train identical networks (training is deterministic on the CPU: the same seed gives the same network in every
+experiment), and with the notebooks' live reruns.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
+import torch
 
-from convbook.lab.experiments import summary
-from convbook.lab.experiments._dilated_seg_common import (
-    DATA,
-    FIELDS,
-    MODELS,
-    QUICK_TRAIN,
-    SEEDS,
-    THREADS,
-    TRAIN,
-    blind_majority,
-    data,
+from convbook.lab.datasets import make_segmentation_task
+from convbook.lab.stats import learning_curve, summary
+from convbook.lab.timing import fixed_threads
+from convbook.lab.typed import AccuracyCurves, Summary
+from convbook.nets.segmentation import aspp_net, segmentation_net, strided_segmentation_net
+from convbook.nets.segmentation_eval import (
+    blind_pixels,
+    fit_threshold_baseline,
+    predict,
+    predict_threshold_baseline,
+    segmentation_scores,
 )
+from convbook.nets.training import count_params, deterministic, train_classifier
 
 DESCRIPTION = (
     "dilated/07: plain, dilated, deeper plain, strided and ASPP segmentation networks (5 seeds, 20 epochs) against "
     "majority and intensity-threshold baselines on the rim task; train/test pixel accuracy, mean IoU, blind pixels"
 )
+RESULT_VERSION = 1
 
+SEEDS = [0, 1, 2, 3, 4]
+TRAIN = {"epochs": 20, "batch_size": 32, "lr": 1e-2, "schedule": "cosine"}
+QUICK_TRAIN = {"epochs": 1, "batch_size": 32, "lr": 1e-2, "schedule": "cosine"}
+DATA = {"n_train": 512, "train_seed": 1, "n_test": 256, "test_seed": 2, "size": 24, "noise": 0.2}
+THREADS = 1  # training runs with one thread: deterministic, and the notebooks' live reruns reproduce it
 METRICS = ("pixel_accuracy", "mean_iou", "blind_accuracy")
 
+# name: (builder, description). Every builder returns a fresh, randomly initialised network.
+MODELS = {
+    "plain": (lambda: segmentation_net([1, 1, 1, 1]), "4 layers 3x3, d = 1, 1, 1, 1: field 9x9"),
+    "dilated": (lambda: segmentation_net([1, 2, 4, 1]), "4 layers 3x3, d = 1, 2, 4, 1: field 17x17"),
+    "plain_deep": (lambda: segmentation_net([1] * 8), "8 layers 3x3, d = 1: field 17x17, about twice the weights"),
+    "strided": (lambda: strided_segmentation_net((1, 2, 2, 1)), "4 layers 3x3, strides 1, 2, 2, 1, then x4 upsampling"),
+    "aspp": (lambda: aspp_net((1, 1), rates=(2, 4, 6)), "2 layers 3x3, ASPP (1x1; rates 2, 4, 6; image pooling)"),
+    "aspp_no_pooling": (
+        lambda: aspp_net((1, 1), rates=(2, 4, 6), image_pooling=False),
+        "2 layers 3x3, ASPP (1x1; rates 2, 4, 6) without image pooling",
+    ),
+}
+FIELDS = {"plain": 9, "dilated": 17, "plain_deep": 17, "strided": 17, "aspp": None, "aspp_no_pooling": 17}
 
-def train_one(name: str, seed: int, d: dict, settings: dict, device=None):
+
+@dataclass(frozen=True)
+class Data:
+    n_train: int
+    train_seed: int
+    n_test: int
+    test_seed: int
+    size: int
+    noise: float
+
+
+@dataclass(frozen=True)
+class Training:
+    epochs: int
+    batch_size: int
+    lr: float
+    schedule: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    seeds: list[int]
+    data: Data
+    training: Training
+    threads: int
+    device: str
+    models: dict[str, str]  # name -> description
+    metrics: str
+
+
+@dataclass(frozen=True)
+class Scores:
+    """``convbook.nets.segmentation_eval.segmentation_scores`` of one network (or baseline) on one split."""
+
+    pixel_accuracy: float
+    mean_iou: float
+    blind_accuracy: float
+
+
+@dataclass(frozen=True)
+class ScoreSummaries:
+    """The same scores over seeds."""
+
+    pixel_accuracy: Summary
+    mean_iou: Summary
+    blind_accuracy: Summary
+
+
+@dataclass(frozen=True)
+class Run:
+    model: str
+    seed: int
+    params: int
+    train: Scores
+    test: Scores
+    train_seconds: float
+    history: list[dict[str, int | float]]  # per epoch: epoch, train_loss, train_accuracy, test_accuracy
+
+
+@dataclass(frozen=True)
+class Baseline:
+    train: Scores
+    test: Scores
+
+
+@dataclass(frozen=True)
+class ThresholdBaseline:
+    thresholds: list[float]
+    train: Scores
+    test: Scores
+
+
+@dataclass(frozen=True)
+class Baselines:
+    majority: Baseline
+    threshold: ThresholdBaseline
+
+
+@dataclass(frozen=True)
+class Blind:
+    test_pixels: int
+    test_object_pixels: int
+    test_majority_share: float
+    train_majority_share: float
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    params: int
+    field: int | None  # None: ASPP's image pooling sees the whole image
+    train: ScoreSummaries
+    test: ScoreSummaries
+
+
+@dataclass(frozen=True)
+class Results:
+    runs: list[Run]
+    baselines: Baselines
+    blind: Blind
+    pixel_shares_test: list[float]  # share of each class among the test pixels
+    summary: dict[str, ModelSummary]  # model name -> over seeds
+    curves: dict[str, AccuracyCurves]  # model name -> learning curves
+    total_train_seconds: float
+
+
+def data(quick: bool = False) -> dict:
+    """Training and test images, masks, and the pixels a 9x9 field cannot label (``blind_train``, ``blind_test``)."""
+    n_train, n_test = (64, 32) if quick else (DATA["n_train"], DATA["n_test"])
+    x_train, y_train = make_segmentation_task(n_train, seed=DATA["train_seed"])
+    x_test, y_test = make_segmentation_task(n_test, seed=DATA["test_seed"])
+    clean_train, _ = make_segmentation_task(n_train, seed=DATA["train_seed"], noise=0.0)
+    clean_test, _ = make_segmentation_task(n_test, seed=DATA["test_seed"], noise=0.0)
+    return {
+        "x_train": x_train,
+        "y_train": y_train,
+        "x_test": x_test,
+        "y_test": y_test,
+        "blind_train": blind_pixels(clean_train, y_train, 9),
+        "blind_test": blind_pixels(clean_test, y_test, 9),
+    }
+
+
+def blind_majority(y: np.ndarray, blind: np.ndarray) -> float:
+    """The share of the most frequent class among the blind pixels: the best a network blind to the rim can do."""
+    return float(max((y[blind] == c).mean() for c in (1, 2)))
+
+
+def score_summaries(scores: list[Scores]) -> ScoreSummaries:
+    """:class:`ScoreSummaries` of several runs' scores."""
+    return ScoreSummaries(**{m: summary([getattr(s, m) for s in scores]) for m in METRICS})
+
+
+def train_one(name: str, seed: int, d: dict, settings: dict, device=None) -> tuple[torch.nn.Module, Run]:
     """Train network ``name`` from ``seed`` as the reference does (one thread, deterministic).
 
     ``device`` defaults to the CPU, where the reference is made (a notebook's live
-    rerun may pass ``pick_device()``). Returns the trained network and a dict of
-    its learning curve and final scores.
+    rerun may pass ``pick_device()``). Returns the trained network and its :class:`Run`
+    (learning curve and final scores).
     """
-    import torch
-
-    from convbook.lab.timing import fixed_threads
-    from convbook.nets.segmentation import predict, segmentation_scores
-    from convbook.nets.training import count_params, deterministic, train_classifier
-
     with fixed_threads(THREADS):
         with deterministic(seed):
             net = MODELS[name][0]()
@@ -78,21 +231,19 @@ def train_one(name: str, seed: int, d: dict, settings: dict, device=None):
         )  # fmt: skip
         train_scores = segmentation_scores(predict(net, d["x_train"]), d["y_train"], d["blind_train"])
         test_scores = segmentation_scores(predict(net, d["x_test"]), d["y_test"], d["blind_test"])
-    return net, {
-        "model": name,
-        "seed": seed,
-        "params": count_params(net),
-        "train": train_scores,
-        "test": test_scores,
-        "train_seconds": round(r.train_seconds, 2),
-        "history": [{k: (round(v, 5) if isinstance(v, float) else v) for k, v in row.items()} for row in r.history],
-    }
+    return net, Run(
+        model=name,
+        seed=seed,
+        params=count_params(net),
+        train=Scores(**train_scores),
+        test=Scores(**test_scores),
+        train_seconds=round(r.train_seconds, 2),
+        history=[{k: (round(v, 5) if isinstance(v, float) else v) for k, v in row.items()} for row in r.history],
+    )
 
 
 def baselines(d: dict) -> dict:
     """The majority class (background) everywhere, and the fitted two-threshold intensity classifier."""
-    from convbook.nets.segmentation import fit_threshold_baseline, predict_threshold_baseline, segmentation_scores
-
     out = {}
     for split in ("train", "test"):
         zeros = np.zeros_like(d[f"y_{split}"])
@@ -130,18 +281,16 @@ def run(quick: bool = False) -> dict:
         "total_train_seconds": round(time.perf_counter() - start, 1),
     }
     for name in models:
-        mine = [r for r in runs if r["model"] == name]
-        results["summary"][name] = {
-            "params": mine[0]["params"],
-            "field": FIELDS[name],
-            **{f"{split}_{m}": summary([r[split][m] for r in mine]) for split in ("train", "test") for m in METRICS},
-        }
-        curve = {}
-        for key in ("train_accuracy", "test_accuracy"):
-            values = np.array([[h[key] for h in r["history"]] for r in mine])  # (seeds, epochs)
-            curve[key] = {"mean": values.mean(axis=0).tolist(), "sd": values.std(axis=0, ddof=1).tolist()}
-        curve["epoch"] = [h["epoch"] for h in mine[0]["history"]]
-        results["curves"][name] = curve
+        mine = [r for r in runs if r.model == name]
+        results["summary"][name] = ModelSummary(
+            params=mine[0].params,
+            field=FIELDS[name],
+            train=score_summaries([r.train for r in mine]),
+            test=score_summaries([r.test for r in mine]),
+        )
+        results["curves"][name] = AccuracyCurves(
+            *(learning_curve(mine, k) for k in ("train_accuracy", "test_accuracy"))
+        )
     return {
         "settings": {
             "seeds": list(seeds),

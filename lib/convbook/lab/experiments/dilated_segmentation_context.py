@@ -24,16 +24,37 @@ comparison on the chapter's rim task:
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass
 
-from convbook.lab.experiments import summary
-from convbook.lab.experiments._dilated_seg_common import DATA, QUICK_TRAIN, SEEDS, THREADS, TRAIN, data
-from convbook.lab.experiments.dilated_segmentation import train_one
+import numpy as np
+import torch
+
+from convbook.lab.experiments.dilated_segmentation import (
+    DATA,
+    QUICK_TRAIN,
+    SEEDS,
+    THREADS,
+    TRAIN,
+    Data,
+    Scores,
+    ScoreSummaries,
+    Training,
+    data,
+    score_summaries,
+    train_one,
+)
+from convbook.lab.stats import summary
+from convbook.lab.timing import fixed_threads
+from convbook.lab.typed import Summary
+from convbook.nets.segmentation import context_module
+from convbook.nets.segmentation_eval import predict, segmentation_scores
+from convbook.nets.training import count_params, deterministic, train_classifier
 
 DESCRIPTION = (
     "dilated/07a: Yu & Koltun's context module on a frozen plain front end, identity vs default random "
     "initialisation, two learning rates, 5 seeds; scores at initialisation and after every epoch"
 )
+RESULT_VERSION = 1
 
 CONTEXT_DILATIONS = (1, 1, 2, 4, 8, 1)
 CONTEXT_TRAIN = {"epochs": 10, "batch_size": 32, "schedule": "constant"}
@@ -41,30 +62,110 @@ LRS = (1e-3, 1e-2)
 INITS = ("identity", "default")
 
 
+@dataclass(frozen=True)
+class FrontEndSettings:
+    model: str
+    training: Training
+
+
+@dataclass(frozen=True)
+class ContextTraining:
+    epochs: int
+    batch_size: int
+    schedule: str
+    lrs: list[float]
+
+
+@dataclass(frozen=True)
+class Settings:
+    seeds: list[int]
+    data: Data
+    front_end: FrontEndSettings
+    context_dilations: list[int]
+    context_training: ContextTraining
+    inits: list[str]
+    threads: int
+    device: str
+
+
+@dataclass(frozen=True)
+class FrontEnd:
+    seed: int
+    test: Scores
+    train: Scores
+
+
+@dataclass(frozen=True)
+class Run:
+    init: str
+    lr: float
+    seed: int
+    params: int
+    at_init: Scores
+    train: Scores
+    test: Scores
+    history: list[dict[str, int | float]]  # per epoch: epoch, train_loss, train_accuracy, test_accuracy
+    at_init_equals_front_end: bool | None  # None: not compared (no front end's scores given)
+
+
+@dataclass(frozen=True)
+class FrontEndSummary:
+    train: ScoreSummaries
+    test: ScoreSummaries
+
+
+@dataclass(frozen=True)
+class InitSummaries:
+    pixel_accuracy: Summary
+    mean_iou: Summary
+
+
+@dataclass(frozen=True)
+class ModuleSummary:
+    params: int
+    at_init: InitSummaries
+    train: ScoreSummaries
+    test: ScoreSummaries
+
+
+@dataclass(frozen=True)
+class SeedCurves:
+    """Test pixel accuracy at initialisation (epoch 0) and after every epoch: per seed, mean and SD over seeds."""
+
+    epoch: list[int]
+    test_accuracy_per_seed: list[list[float]]
+    mean: list[float]
+    sd: list[float]
+
+
+@dataclass(frozen=True)
+class Results:
+    front_end: list[FrontEnd]
+    front_end_summary: FrontEndSummary
+    runs: list[Run]
+    summary: dict[str, ModuleSummary]  # 'identity_lr0.001', 'default_lr0.01', ... -> over seeds
+    curves: dict[str, SeedCurves]  # the same keys
+
+
 def front_end_probabilities(net, x: np.ndarray) -> np.ndarray:
     """The frozen front end's softmax class probabilities ``(N, 3, H, W)`` (float32), in eval mode."""
-    import torch
-
     net.eval()
     with torch.no_grad():
         return torch.softmax(net(torch.as_tensor(x)), dim=1).numpy()
 
 
-def train_context(init: str, lr: float, seed: int, feats: dict, d: dict, epochs: int, device=None) -> dict:
+def train_context(
+    init: str, lr: float, seed: int, feats: dict, d: dict, epochs: int, device=None, front_test: Scores | None = None
+) -> Run:
     """Train one context module on the front end's probabilities; scores at init, per epoch and at the end.
 
-    One thread, deterministic, on ``device`` (default: the CPU, where the reference is made).
+    One thread, deterministic, on ``device`` (default: the CPU, where the reference is made). ``front_test``, the
+    front end's own test scores, if given, is compared with the module's scores at initialisation.
     """
-    import torch
-
-    from convbook.lab.timing import fixed_threads
-    from convbook.nets.segmentation import context_module, predict, segmentation_scores
-    from convbook.nets.training import count_params, deterministic, train_classifier
-
     with fixed_threads(THREADS):
         with deterministic(seed):
             module = context_module(3, CONTEXT_DILATIONS, init=init)
-        at_init = segmentation_scores(predict(module, feats["test"]), d["y_test"], d["blind_test"])
+        at_init = Scores(**segmentation_scores(predict(module, feats["test"]), d["y_test"], d["blind_test"]))
         r = train_classifier(
             module, (feats["train"], d["y_train"]), (feats["test"], d["y_test"]), epochs=epochs,
             batch_size=CONTEXT_TRAIN["batch_size"], lr=lr, seed=seed, device=torch.device(device or "cpu"),
@@ -72,16 +173,17 @@ def train_context(init: str, lr: float, seed: int, feats: dict, d: dict, epochs:
         )  # fmt: skip
         train_scores = segmentation_scores(predict(module, feats["train"]), d["y_train"], d["blind_train"])
         test_scores = segmentation_scores(predict(module, feats["test"]), d["y_test"], d["blind_test"])
-    return {
-        "init": init,
-        "lr": lr,
-        "seed": seed,
-        "params": count_params(module),
-        "at_init": at_init,
-        "train": train_scores,
-        "test": test_scores,
-        "history": [{k: (round(v, 5) if isinstance(v, float) else v) for k, v in row.items()} for row in r.history],
-    }
+    return Run(
+        init=init,
+        lr=lr,
+        seed=seed,
+        params=count_params(module),
+        at_init=at_init,
+        train=Scores(**train_scores),
+        test=Scores(**test_scores),
+        history=[{k: (round(v, 5) if isinstance(v, float) else v) for k, v in row.items()} for row in r.history],
+        at_init_equals_front_end=None if front_test is None else at_init == front_test,
+    )
 
 
 def run(quick: bool = False) -> dict:
@@ -94,41 +196,34 @@ def run(quick: bool = False) -> dict:
     for seed in seeds:
         net, front = train_one("plain", seed, d, front_settings)
         feats = {"train": front_end_probabilities(net, d["x_train"]), "test": front_end_probabilities(net, d["x_test"])}
-        fronts.append({"seed": seed, "test": front["test"], "train": front["train"]})
+        fronts.append(FrontEnd(seed=seed, test=front.test, train=front.train))
         for lr in lrs:
             for init in INITS:
-                row = train_context(init, lr, seed, feats, d, epochs)
-                # the identity-initialised module starts from exactly the front end's scores
-                row["at_init_equals_front_end"] = row["at_init"] == front["test"]
-                runs.append(row)
-    results = {"front_end": fronts, "runs": runs, "summary": {}, "curves": {}}
-    results["summary"]["front_end"] = {
-        f"{split}_{m}": summary([f[split][m] for f in fronts])
-        for split in ("train", "test")
-        for m in ("pixel_accuracy", "mean_iou", "blind_accuracy")
-    }
+                # (the identity-initialised module starts from exactly the front end's scores)
+                runs.append(train_context(init, lr, seed, feats, d, epochs, front_test=front.test))
+    front_summary = FrontEndSummary(
+        train=score_summaries([f.train for f in fronts]), test=score_summaries([f.test for f in fronts])
+    )
+    summaries, curves = {}, {}
     for lr in lrs:
         for init in INITS:
-            mine = [r for r in runs if r["lr"] == lr and r["init"] == init]
+            mine = [r for r in runs if r.lr == lr and r.init == init]
             key = f"{init}_lr{lr:g}"
-            results["summary"][key] = {
-                "params": mine[0]["params"],
-                **{f"at_init_{m}": summary([r["at_init"][m] for r in mine]) for m in ("pixel_accuracy", "mean_iou")},
-                **{
-                    f"{split}_{m}": summary([r[split][m] for r in mine])
-                    for split in ("train", "test")
-                    for m in ("pixel_accuracy", "mean_iou", "blind_accuracy")
-                },
-            }
-            values = np.array(
-                [[r["at_init"]["pixel_accuracy"]] + [h["test_accuracy"] for h in r["history"]] for r in mine]
+            summaries[key] = ModuleSummary(
+                params=mine[0].params,
+                at_init=InitSummaries(
+                    **{m: summary([getattr(r.at_init, m) for r in mine]) for m in ("pixel_accuracy", "mean_iou")}
+                ),
+                train=score_summaries([r.train for r in mine]),
+                test=score_summaries([r.test for r in mine]),
             )
-            results["curves"][key] = {
-                "epoch": list(range(values.shape[1])),
-                "test_accuracy_per_seed": values.tolist(),
-                "mean": values.mean(axis=0).tolist(),
-                "sd": values.std(axis=0, ddof=1).tolist(),
-            }
+            values = np.array([[r.at_init.pixel_accuracy] + [h["test_accuracy"] for h in r.history] for r in mine])
+            curves[key] = SeedCurves(
+                epoch=list(range(values.shape[1])),
+                test_accuracy_per_seed=values.tolist(),
+                mean=values.mean(axis=0).tolist(),
+                sd=values.std(axis=0, ddof=1).tolist(),
+            )
     return {
         "settings": {
             "seeds": list(seeds),
@@ -140,5 +235,7 @@ def run(quick: bool = False) -> dict:
             "threads": THREADS,
             "device": "cpu",
         },
-        "results": results,
+        "results": Results(
+            front_end=fronts, front_end_summary=front_summary, runs=runs, summary=summaries, curves=curves
+        ),
     }

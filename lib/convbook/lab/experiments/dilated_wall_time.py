@@ -36,8 +36,18 @@ is skipped where one call would take more than a few seconds.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import torch
+import torch.nn.functional as F
 from numpy.lib.stride_tricks import sliding_window_view
+
+from convbook import conv1d, conv2d
+from convbook.dilated import dilate_kernel, dilated_conv1d_gaps, dilated_conv2d_gaps, dilated_conv2d_zeros
+from convbook.lab.machine import steady_allocator
+from convbook.lab.timing import TimingRecord, time_interleaved
+from convbook.nets.torch_bridge import float32_precision
 
 DESCRIPTION = (
     "Wall time of zero insertion, gap sampling, im2col, convbook and torch dilated convolutions against the "
@@ -85,6 +95,74 @@ NAMES = {
     "gather_output": "gather only: per output (stride d)",
     "gather_tap": "gather only: per tap (contiguous rows)",
 }
+RESULT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Config:
+    """One size of the sweep (see :data:`CONFIGS`)."""
+
+    ndim: int
+    channels: int
+    size: int
+    dilations: list[int]
+    zeros_max_d: int
+    repeats: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    configs: dict[str, Config]
+    kernel_size: int
+    dtype: str
+    padding: str
+    stride: int
+    batch: int
+    threads: int
+    warmup: int
+    allocator: str
+    input_seed: int
+    names: dict[str, str]
+
+
+@dataclass(frozen=True)
+class AtDilation(TimingRecord):
+    """Every implementation timed at one dilation, and whether each gave torch's result."""
+
+    agree_with_torch: bool
+
+
+@dataclass(frozen=True)
+class ConfigResult:
+    per_dilation: dict[str, AtDilation]  # by dilation
+    median_s: dict[str, dict[str, float]]  # implementation -> dilation -> seconds
+    spread_over_d: dict[str, float]  # implementation -> slowest median / fastest median
+    input_megabytes: float
+
+    def median(self, name: str, d) -> float:
+        """Median seconds of implementation ``name`` at dilation ``d``."""
+        return self.median_s[name][str(d)]
+
+    def spread(self, name: str, dilations=None) -> float:
+        """Slowest over fastest median of ``name`` across ``dilations`` (default: all it was timed at); 1 is flat."""
+        values = [self.median_s[name][str(d)] for d in (dilations or self.median_s[name])]
+        return max(values) / min(values)
+
+
+@dataclass(frozen=True)
+class Results:
+    configs: dict[str, ConfigResult]  # by configuration name (keys of CONFIGS)
+
+
+def median_table(result: ConfigResult) -> str:
+    """Every implementation's median ms at each dilation of one configuration ('-' where it was not timed)."""
+    ds = list(result.per_dilation)
+    lines = [f"{'implementation':>38} " + " ".join(f"{'d=' + d:>8}" for d in ds)]
+    for key, name in NAMES.items():
+        if key in result.median_s:
+            row = [result.median_s[key].get(d) for d in ds]
+            lines.append(f"{name:>38} " + " ".join(f"{v * 1e3:8.4g}" if v else f"{'-':>8}" for v in row))
+    return "\n".join(lines)
 
 
 def _windows(x: np.ndarray, d: int, k: int) -> np.ndarray:
@@ -148,12 +226,6 @@ def implementations(config: dict, d: int, x: np.ndarray, w: np.ndarray, device=N
 
     ``device``: where the torch versions run (default the CPU). ``names``: a subset of the keys.
     """
-    import torch
-    import torch.nn.functional as F
-
-    from convbook import conv1d, conv2d
-    from convbook.dilated import dilate_kernel, dilated_conv1d_gaps, dilated_conv2d_gaps, dilated_conv2d_zeros
-
     nd = config["ndim"]
     dev = torch.device(device or "cpu")
     xt, wt = torch.from_numpy(x).to(dev), torch.from_numpy(w).to(dev)
@@ -186,8 +258,6 @@ def implementations(config: dict, d: int, x: np.ndarray, w: np.ndarray, device=N
 
 def check_agreement(config: dict, d: int, x: np.ndarray, w: np.ndarray) -> bool:
     """Every implementation gives torch's result (float32, tolerance 1e-3 relative to the output's scale)."""
-    import torch
-
     fns = implementations(config, d, x, w)
     with torch.no_grad():
         ref = fns["torch"]().numpy()
@@ -209,10 +279,6 @@ def sweep(config: dict, dilations=None, repeats: int | None = None, warmup: int 
 
     Returns ``{d: Timings}`` (``convbook.lab.timing.Timings``), one interleaved run per dilation.
     """
-    import torch
-
-    from convbook.lab.timing import time_interleaved
-
     x, w = make_inputs(config)
     out = {}
     with torch.no_grad():
@@ -230,12 +296,6 @@ def time_torch_on_device(config: dict, device, dilations=None, batch: int = 16, 
     every sample waits for the device. Returns ``{d: Timings}`` with names 'torch (NCHW)' and
     'torch (channels_last)'.
     """
-    import torch
-    import torch.nn.functional as F
-
-    from convbook.lab.timing import time_interleaved
-    from convbook.nets.torch_bridge import float32_precision
-
     dev = torch.device(device)
     x, w = make_inputs(config, batch=batch)
     xt, wt = torch.from_numpy(x).to(dev), torch.from_numpy(w).to(dev)
@@ -259,8 +319,6 @@ def time_torch_on_device(config: dict, device, dilations=None, batch: int = 16, 
 
 
 def run(quick: bool = False) -> dict:
-    from convbook.lab.machine import steady_allocator
-
     allocator = steady_allocator()
     configs = CONFIGS
     if quick:  # seconds: the small size at two dilations, few samples
@@ -299,5 +357,5 @@ def run(quick: bool = False) -> dict:
             "input_seed": SEED,
             "names": NAMES,
         },
-        "results": results,
+        "results": {"configs": results},
     }

@@ -26,6 +26,13 @@ their float64 logits.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import torch
+
+from convbook.lab.timing import time_interleaved
+from convbook.nets.wavenet import WaveNet, generate_cached, generate_naive, generation_macs
+
 DESCRIPTION = (
     "dilated/04a: WaveNet generation, naive (rerun over the receptive field) vs cached (a queue per layer); "
     "ms per sample for fields 17-2048 on the CPU, speed-up, multiply-add ratio, and exact agreement of the samples"
@@ -42,14 +49,87 @@ MODEL = {"classes": 256, "residual_channels": 32, "gate_channels": 32, "skip_cha
 N_NAIVE, N_CACHED = 16, 256
 REPEATS, WARMUP, THREADS = 12, 1, 1
 CHECK_SAMPLES = 64
+RESULT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Model:
+    classes: int
+    residual_channels: int
+    gate_channels: int
+    skip_channels: int
+    kernel_size: int
+
+
+@dataclass(frozen=True)
+class PerGenerator:
+    """One value for each generator."""
+
+    naive: int
+    cached: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: Model
+    stacks: dict[str, list[int]]  # dilations by stack name
+    batch: int
+    prime_length: str
+    samples_per_call: PerGenerator
+    repeats: int
+    warmup: int
+    threads: int
+    dtype: str
+    device: str
+    timing: dict  # what time_interleaved recorded
+
+
+@dataclass(frozen=True)
+class Macs:
+    """Multiply-adds per generated sample (:func:`convbook.nets.wavenet.generation_macs`)."""
+
+    per_position: int
+    naive: int
+    cached: int
+    ratio: int
+
+
+@dataclass(frozen=True)
+class Agreement:
+    same_samples_float32: bool
+    max_logit_difference_float32: float
+    same_samples_float64: bool
+    max_logit_difference_float64: float
+
+
+@dataclass(frozen=True)
+class MsPerSample:
+    naive: float
+    cached: float
+
+
+@dataclass(frozen=True)
+class Stack:
+    """One network: its size, the milliseconds per generated sample of both generators, and their agreement."""
+
+    receptive_field: int
+    layers: int
+    macs: Macs
+    samples_per_call: PerGenerator
+    ms_per_sample: dict[str, list[float]]  # by generator, every timed call
+    median_ms_per_sample: MsPerSample
+    quartiles_ms_per_sample: dict[str, tuple[float, float, float]]  # by generator
+    speedup: float
+    agreement: Agreement | None = None
+
+
+@dataclass(frozen=True)
+class Results:
+    stacks: dict[str, Stack]  # by stack name (keys of STACKS)
 
 
 def build(dilations, seed: int = 0, dtype=None):
     """The WaveNet of this experiment with ``dilations``, random weights from ``seed``, in eval mode."""
-    import torch
-
-    from convbook.nets.wavenet import WaveNet
-
     torch.manual_seed(seed)
     model = WaveNet(dilations=dilations, **MODEL).eval()
     return model.to(dtype) if dtype is not None else model
@@ -57,10 +137,6 @@ def build(dilations, seed: int = 0, dtype=None):
 
 def agreement(dilations, samples: int = CHECK_SAMPLES) -> dict:
     """Do the two generators draw the same samples (float32 and float64), and how close are their logits?"""
-    import torch
-
-    from convbook.nets.wavenet import generate_cached, generate_naive
-
     out = {}
     for name, dtype in (("float32", torch.float32), ("float64", torch.float64)):
         model = build(dilations, dtype=dtype)
@@ -74,17 +150,14 @@ def agreement(dilations, samples: int = CHECK_SAMPLES) -> dict:
     return out
 
 
-def time_all(stacks: dict, repeats: int = REPEATS, n_naive: int = N_NAIVE, n_cached: int = N_CACHED) -> dict:
-    """Milliseconds per generated sample of both generators for every stack (CPU, float32, one thread).
+def time_all(
+    stacks: dict, repeats: int = REPEATS, n_naive: int = N_NAIVE, n_cached: int = N_CACHED
+) -> tuple[dict, dict]:
+    """Milliseconds per generated sample of both generators for every stack (CPU, float32, one thread); settings.
 
     All the generators of all the stacks are timed in one interleaved run, so that a burst of load on the
     machine hits every one of them alike; every sample is kept.
     """
-    import torch
-
-    from convbook.lab.timing import time_interleaved
-    from convbook.nets.wavenet import generate_cached, generate_naive, generation_macs
-
     fns, models = {}, {}
     per = {"naive": n_naive, "cached": n_cached}
     for name, dils in stacks.items():
@@ -132,5 +205,5 @@ def run(quick: bool = False) -> dict:
             "device": "cpu",
             "timing": timing_settings,
         },
-        "results": results,
+        "results": {"stacks": results},
     }

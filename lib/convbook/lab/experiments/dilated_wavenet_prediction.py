@@ -31,15 +31,24 @@ unpredictable).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
+import torch
+from matplotlib import cbook
 
-from convbook.lab.experiments import summary
+from convbook.lab.datasets import make_waveform
+from convbook.lab.stats import summary
+from convbook.lab.timing import fixed_threads
+from convbook.lab.typed import Summary
+from convbook.nets.causal import causal_stack, fit_autoregressive, predict_autoregressive, train_predictor
+from convbook.nets.training import deterministic
 
 DESCRIPTION = (
     "dilated/04: plain vs dilated causal stacks (5 seeds, learning curve to 1500 steps) predicting the next sample "
     "of a held-out continuation, another waveform and an EEG channel; persistence, AR(p) least-squares baselines"
 )
+RESULT_VERSION = 1
 
 SEEDS = [0, 1, 2, 3, 4]
 CONFIGS = {"plain": [1] * 6, "dilated": [2**i for i in range(6)]}
@@ -53,6 +62,139 @@ THREADS = 1
 WAVE = {"train_sequences": 4, "test_sequences": 2, "length": 1000, "other_seed_offset": 100}
 
 
+@dataclass(frozen=True)
+class Stack:
+    dilations: list[int]
+    kernel_size: int
+    channels: int
+    activation: str
+
+
+@dataclass(frozen=True)
+class Optimiser:
+    name: str
+    lr: float
+    batch: str
+
+
+@dataclass(frozen=True)
+class Waveform:
+    train_sequences: int
+    test_sequences: int
+    length: int
+    other_seed_offset: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    seeds: list[int]
+    models: dict[str, Stack]  # 'plain', 'dilated'
+    skip: int
+    optimiser: Optimiser
+    steps: int
+    eval_at: list[int]
+    headline_step: int
+    ar_orders: list[int]
+    waveform: Waveform
+    eeg: str
+    threads: int
+    device: str
+
+
+@dataclass(frozen=True)
+class WavePoint:
+    """Mean-squared errors of one stack after ``step`` training steps."""
+
+    step: int
+    train_mse: float
+    continuation_mse: float
+    other_waveform_mse: float
+
+
+@dataclass(frozen=True)
+class WaveRun:
+    model: str
+    seed: int
+    history: list[WavePoint]
+
+
+@dataclass(frozen=True)
+class WaveErrors:
+    train: float
+    continuation: float
+    other_waveform: float
+
+
+@dataclass(frozen=True)
+class SeedBaselines:
+    seed: int
+    errors: dict[str, WaveErrors]  # 'persistence', 'AR(2)', ... ->
+
+
+@dataclass(frozen=True)
+class WaveSummary:
+    train_mse: Summary
+    continuation_mse: Summary
+    other_waveform_mse: Summary
+
+
+@dataclass(frozen=True)
+class WaveErrorSummary:
+    train: Summary
+    continuation: Summary
+    other_waveform: Summary
+
+
+@dataclass(frozen=True)
+class WaveResults:
+    runs: list[WaveRun]
+    baselines: list[SeedBaselines]
+    noise_floor: list[float]  # per seed: the error of an oracle that knows the clean tone
+    summary: dict[str, dict[str, WaveSummary]]  # stack -> step ('250') -> over seeds
+    baseline_summary: dict[str, WaveErrorSummary]  # 'persistence', 'AR(7)', ... -> over seeds
+    noise_floor_summary: Summary
+
+
+@dataclass(frozen=True)
+class EegPoint:
+    step: int
+    train_mse: float
+    other_channel_mse: float
+
+
+@dataclass(frozen=True)
+class EegRun:
+    model: str
+    seed: int
+    history: list[EegPoint]
+
+
+@dataclass(frozen=True)
+class EegErrors:
+    train: float
+    other_channel: float
+
+
+@dataclass(frozen=True)
+class EegSummary:
+    train_mse: Summary
+    other_channel_mse: Summary
+
+
+@dataclass(frozen=True)
+class EegResults:
+    runs: list[EegRun]
+    baselines: dict[str, EegErrors]  # 'persistence', 'AR(2)', ... ->
+    summary: dict[str, dict[str, EegSummary]]  # stack -> step -> over seeds
+
+
+@dataclass(frozen=True)
+class Results:
+    waveform: WaveResults
+    eeg: EegResults
+    total_seconds: float
+
+
 def waveform_data(seed: int, length: int = WAVE["length"]) -> dict:
     """Training sequences, the held-out continuation, another seed's waveform, and the continuation's clean tone.
 
@@ -60,8 +202,6 @@ def waveform_data(seed: int, length: int = WAVE["length"]) -> dict:
     to the noisy signal by least squares (``make_waveform(noise=0)`` is the
     same tone at unit variance).
     """
-    from convbook.dilated import make_waveform
-
     n_train, n_test = WAVE["train_sequences"] * length, WAVE["test_sequences"] * length
     signal = make_waveform(n_train + n_test, seed=seed)
     clean = make_waveform(n_train + n_test, seed=seed, noise=0.0)
@@ -76,8 +216,6 @@ def waveform_data(seed: int, length: int = WAVE["length"]) -> dict:
 
 def eeg_data() -> dict:
     """matplotlib's EEG sample, each channel standardised: channels 0-2 for training, 3 for the test."""
-    from matplotlib import cbook
-
     with cbook.get_sample_data("eeg.dat") as f:
         eeg = np.fromfile(f, dtype=float).reshape(800, 4).T  # (4 channels, 800 samples)
     eeg = (eeg - eeg.mean(axis=1, keepdims=True)) / eeg.std(axis=1, keepdims=True)
@@ -91,8 +229,6 @@ def persistence_mse(x: np.ndarray, skip: int = SKIP) -> float:
 
 def baselines(train: np.ndarray, tests: dict, orders=AR_ORDERS) -> dict:
     """Persistence and AR(p) errors on the training data and on every test set."""
-    from convbook.nets.wavenet import fit_autoregressive, predict_autoregressive
-
     out = {"persistence": {"train": persistence_mse(train), **{k: persistence_mse(v) for k, v in tests.items()}}}
     for p in orders:
         coef = fit_autoregressive(train, p, skip=SKIP)
@@ -110,12 +246,6 @@ def train_one(
 
     One thread, deterministic, on ``device`` (default: the CPU, where the reference is made).
     """
-    import torch
-
-    from convbook.lab.timing import fixed_threads
-    from convbook.nets.training import deterministic
-    from convbook.nets.wavenet import causal_stack, train_predictor
-
     with fixed_threads(THREADS), deterministic(seed):
         model = causal_stack(CONFIGS[name])
         history = train_predictor(
@@ -145,9 +275,7 @@ def run(quick: bool = False) -> dict:
     for seed in seeds:
         d = waveform_data(seed, length=200 if quick else WAVE["length"])
         tests = {"continuation": d["continuation"], "other_waveform": d["other_waveform"]}
-        base = baselines(d["train"], tests)
-        base["seed"] = seed
-        wave_baselines.append(base)
+        wave_baselines.append({"seed": seed, "errors": baselines(d["train"], tests)})
         cont, clean = d["continuation"], d["continuation_clean"]
         noise_floor.append(float(np.mean((cont[:, :, SKIP + 1 :] - clean[:, :, SKIP + 1 :]) ** 2)))
         for name in CONFIGS:
@@ -172,7 +300,8 @@ def run(quick: bool = False) -> dict:
             "summary": _summaries(wave_runs, wave_keys),
             "baseline_summary": {
                 b: {
-                    k: summary([wb[b][k] for wb in wave_baselines]) for k in ("train", "continuation", "other_waveform")
+                    k: summary([wb["errors"][b][k] for wb in wave_baselines])
+                    for k in ("train", "continuation", "other_waveform")
                 }
                 for b in base_names
             },

@@ -18,8 +18,17 @@ Used by chapters/performance.ipynb ("The allocator is part of the measurement" a
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
+import torch
+import torch.nn.functional as F
+
+from convbook import conv2d
+from convbook.lab.bench import CASES
+from convbook.lab.machine import first_touch_cost, steady_allocator, usable_cores
+from convbook.lab.results import Threads
+from convbook.lab.timing import fixed_threads, time_calls
 
 DESCRIPTION = (
     "First-touch page faults (fill a reused vs a freshly mapped 12.8 MB buffer) and the cost of timing torch call by "
@@ -28,44 +37,74 @@ DESCRIPTION = (
 
 REPEATS = 21
 SEED = 0
+RESULT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    repeats: int
+    threads: int
+    allocator: str
+    input_seed: int
+    depthwise_layer: str
+    blas_layer: str
+
+
+@dataclass(frozen=True)
+class FirstTouch:
+    """Milliseconds to fill a buffer already mapped (``reused``) and a freshly mapped one, every sample."""
+
+    mbytes: float
+    reused_ms: list[float]
+    fresh_ms: list[float]
+    median_reused_ms: float
+    median_fresh_ms: float
+    fresh_over_reused: float
+
+
+@dataclass(frozen=True)
+class SpinningPools:
+    """torch's depthwise forward in blocks after a pause, and call by call right after convbook's BLAS work."""
+
+    threads: Threads
+    pause_s: float
+    torch_in_blocks_s: list[float]
+    torch_after_convbook_s: list[float]
+    median_in_blocks_ms: float
+    median_after_convbook_ms: float
+    after_over_blocks: float
+
+
+@dataclass(frozen=True)
+class Results:
+    first_touch: FirstTouch
+    spinning_pools: SpinningPools
 
 
 def depthwise_output_mbytes() -> float:
     """Size in MB of the float32 output of the benchmark's depthwise case."""
-    from convbook.lab.bench import CASES
-
     dw = CASES["depthwise"]
     return dw.n * dw.layers[0].c_out * dw.size**2 * 4 / 1e6
 
 
-def first_touch(repeats: int = REPEATS, mbytes: float | None = None) -> dict:
+def first_touch(repeats: int = REPEATS, mbytes: float | None = None) -> FirstTouch:
     """``repeats`` samples of :func:`convbook.lab.machine.first_touch_cost` (one fill of each kind per sample)."""
-    from convbook.lab.machine import first_touch_cost
-
     mbytes = depthwise_output_mbytes() if mbytes is None else mbytes
     samples = [first_touch_cost(mbytes=mbytes, repeats=1) for _ in range(repeats)]
     reused = [s["reused_ms"] for s in samples]
     fresh = [s["fresh_ms"] for s in samples]
-    return {
-        "mbytes": mbytes,
-        "reused_ms": reused,
-        "fresh_ms": fresh,
-        "median_reused_ms": float(np.median(reused)),
-        "median_fresh_ms": float(np.median(fresh)),
-        "fresh_over_reused": float(np.median(fresh) / np.median(reused)),
-    }
+    return FirstTouch(
+        mbytes=mbytes,
+        reused_ms=reused,
+        fresh_ms=fresh,
+        median_reused_ms=float(np.median(reused)),
+        median_fresh_ms=float(np.median(fresh)),
+        fresh_over_reused=float(np.median(fresh) / np.median(reused)),
+    )
 
 
-def spinning_pools(repeats: int = REPEATS, threads: int | None = None, pause: float = 0.15) -> dict:
+def spinning_pools(repeats: int = REPEATS, threads: int | None = None, pause: float = 0.15) -> SpinningPools:
     """torch's depthwise forward timed in blocks after a pause, and call by call after convbook's BLAS work."""
-    import torch
-    import torch.nn.functional as F
-
-    from convbook import conv2d
-    from convbook.lab.bench import CASES
-    from convbook.lab.machine import usable_cores
-    from convbook.lab.timing import fixed_threads, time_calls
-
     threads = usable_cores() if threads is None else threads
     rng = np.random.default_rng(SEED)
     dw, std = CASES["depthwise"], CASES["std3x3"]
@@ -90,20 +129,18 @@ def spinning_pools(repeats: int = REPEATS, threads: int | None = None, pause: fl
             torch_dw()
             after_blas.append(time.perf_counter() - t0)
     a, b = float(np.median(blocks["torch"])), float(np.median(after_blas))
-    return {
-        "threads": used,
-        "pause_s": pause,
-        "torch_in_blocks_s": blocks["torch"],
-        "torch_after_convbook_s": after_blas,
-        "median_in_blocks_ms": 1e3 * a,
-        "median_after_convbook_ms": 1e3 * b,
-        "after_over_blocks": b / a,
-    }
+    return SpinningPools(
+        threads=Threads(**used),
+        pause_s=pause,
+        torch_in_blocks_s=blocks["torch"],
+        torch_after_convbook_s=after_blas,
+        median_in_blocks_ms=1e3 * a,
+        median_after_convbook_ms=1e3 * b,
+        after_over_blocks=b / a,
+    )
 
 
 def run(quick: bool = False) -> dict:
-    from convbook.lab.machine import steady_allocator, usable_cores
-
     allocator = steady_allocator()
     repeats = 3 if quick else REPEATS
     return {

@@ -25,7 +25,17 @@ medians and quartiles; every sample stored.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
+import torch
+import torch.nn.functional as F
+
+from convbook import conv2d
+from convbook.costs import conv_cost
+from convbook.lab.machine import steady_allocator
+from convbook.lab.report import sig
+from convbook.lab.timing import time_interleaved
 
 DESCRIPTION = (
     "Forward time of convbook and torch (NCHW and channels_last) against size, channels, dilation, and depthwise "
@@ -53,6 +63,66 @@ REPEATS = 21
 WARMUP = 2
 THREADS = 1
 SEED = 0
+RESULT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CurveSpec:
+    """One sweep: the varied quantity's ``values`` and the fixed settings (None: the one varied)."""
+
+    values: list[int]
+    batch: int
+    channels: int | None
+    size: int | None
+    dilation: int | None
+    depthwise: bool
+
+
+@dataclass(frozen=True)
+class Settings:
+    curves: dict[str, CurveSpec]
+    kernel_size: int
+    dtype: str
+    threads: int
+    repeats: int
+    warmup: int
+    allocator: str
+    input_seed: int
+    names: dict[str, str]
+    protocol: str
+
+
+@dataclass(frozen=True)
+class ScalingCurve:
+    """One sweep, timed: per implementation (keys of :data:`NAMES`) one value per point of ``values``."""
+
+    values: list[int]
+    gflop: list[float]
+    samples_s: dict[str, dict[str, list[float]]]  # value -> implementation -> seconds
+    threads: dict[str, int | str | None]
+    q1_ms: dict[str, list[float]]
+    median_ms: dict[str, list[float]]
+    q3_ms: dict[str, list[float]]
+    agree: bool | None = None
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The ratios the chapter quotes, per implementation (see :func:`summarize`)."""
+
+    size_last_step: dict[str, float]
+    channels_last_step: dict[str, float]
+    dilation_spread: dict[str, float]
+    standard_over_depthwise: dict[str, list[float]]
+    flop_ratio_standard_over_depthwise: list[int]
+    standard_nchw_over_channels_last: list[float]
+    depthwise_nchw_over_channels_last: list[float]
+
+
+@dataclass(frozen=True)
+class Results:
+    curves: dict[str, ScalingCurve]  # by sweep (keys of CURVES)
+    summary: Summary
 
 
 def layer(curve: str, value: int, seed: int = SEED) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -74,8 +144,6 @@ def layer(curve: str, value: int, seed: int = SEED) -> tuple[np.ndarray, np.ndar
 
 def flops(curve: str, value: int) -> int:
     """FLOPs (2 per multiply-add) of one forward call at this point of the sweep."""
-    from convbook.costs import conv_cost
-
     x, w, kw = layer(curve, value)
     n, c, size, _ = x.shape
     return 2 * n * conv_cost(c, w.shape[0], 3, size, groups=kw["groups"]).macs
@@ -83,11 +151,6 @@ def flops(curve: str, value: int) -> int:
 
 def implementations(x: np.ndarray, w: np.ndarray, kw: dict, names=None) -> dict:
     """No-argument callables, keyed like :data:`NAMES` (or the subset ``names``), all on the CPU."""
-    import torch
-    import torch.nn.functional as F
-
-    from convbook import conv2d
-
     xt, wt = torch.from_numpy(x), torch.from_numpy(w)
     xcl, wcl = xt.to(memory_format=torch.channels_last), wt.to(memory_format=torch.channels_last)
     fns = {
@@ -116,34 +179,33 @@ def time_curve(curve: str, values=None, *, repeats: int = REPEATS, warmup: int =
 
     Returns
     -------
-    dict
-        ``values``, ``gflop`` (per call), ``median_ms`` / ``q1_ms`` / ``q3_ms``
-        (name -> one value per point), ``samples_s`` (value -> name -> seconds)
-        and ``threads`` (the settings in force).
+    ScalingCurve
+        ``values``, ``gflop`` (per call), ``median_ms`` / ``q1_ms`` / ``q3_ms`` (name -> one value per point),
+        ``samples_s`` (value -> name -> seconds) and ``threads`` (the settings in force); ``agree`` is None
+        (:func:`check_agreement` says it).
     """
-    import torch
-
-    from convbook.lab.timing import time_interleaved
-
     values = list(CURVES[curve]["values"] if values is None else values)
-    out = {"values": values, "gflop": [flops(curve, v) / 1e9 for v in values], "samples_s": {}}
+    samples, quartiles, threads_used = {}, {"q1_ms": {}, "median_ms": {}, "q3_ms": {}}, {}
     with torch.no_grad():
         for v in values:
             x, w, kw = layer(curve, v)
             t = time_interleaved(implementations(x, w, kw, names), repeats=repeats, warmup=warmup, threads=threads)
-            out["threads"] = t.settings["threads"]
-            out["samples_s"][str(v)] = t.to_dict()["samples_s"]
+            threads_used = t.settings["threads"]
+            samples[str(v)] = t.to_dict()["samples_s"]
             for name in t.samples:
-                q1, med, q3 = t.quartiles(name)
-                for key, value in (("q1_ms", q1), ("median_ms", med), ("q3_ms", q3)):
-                    out.setdefault(key, {}).setdefault(name, []).append(1e3 * value)
-    return out
+                for key, value in zip(("q1_ms", "median_ms", "q3_ms"), t.quartiles(name)):
+                    quartiles[key].setdefault(name, []).append(1e3 * value)
+    return ScalingCurve(
+        values=values,
+        gflop=[flops(curve, v) / 1e9 for v in values],
+        samples_s=samples,
+        threads=threads_used,
+        **quartiles,
+    )
 
 
 def check_agreement(curve: str, value: int) -> bool:
     """convbook and torch in both layouts agree at this point (float32, 1e-3 of the output's scale)."""
-    import torch
-
     x, w, kw = layer(curve, value)
     with torch.no_grad():
         outs = {k: f() for k, f in implementations(x, w, kw).items()}
@@ -155,37 +217,52 @@ def check_agreement(curve: str, value: int) -> bool:
     )
 
 
-def summarize(curves: dict) -> dict:
-    """The ratios the chapter quotes, per implementation: growth, flatness, depthwise gain, layout gain."""
-    out = {}
-    med = {k: c["median_ms"] for k, c in curves.items()}
-    if "size" in curves:
-        # time at the last size over the size before: the FLOPs grow 4x between neighbouring sizes
-        out["size_last_step"] = {k: v[-1] / v[-2] for k, v in med["size"].items()}
-    if "channels" in curves:
-        out["channels_last_step"] = {k: v[-1] / v[-2] for k, v in med["channels"].items()}
-    if "dilation" in curves:
-        out["dilation_spread"] = {k: max(v) / min(v) for k, v in med["dilation"].items()}
-    if "standard" in curves and "depthwise" in curves:
-        out["standard_over_depthwise"] = {
+def summarize(curves: dict[str, ScalingCurve]) -> Summary:
+    """The ratios the chapter quotes, per implementation: growth, flatness, depthwise gain, layout gain.
+
+    ``curves`` holds every sweep of :data:`CURVES`, by name.
+    """
+    missing = [k for k in CURVES if k not in curves]
+    if missing:
+        raise ValueError(f"summarize: curves must hold every sweep of CURVES; missing {missing}")
+    med = {k: c.median_ms for k, c in curves.items()}
+
+    def nchw_over_channels_last(kind):
+        return [a / b for a, b in zip(med[kind]["torch"], med[kind]["torch_cl"])] if "torch_cl" in med[kind] else []
+
+    return Summary(
+        # time at the last size (channel count) over the one before: the FLOPs grow 4x between neighbouring points
+        size_last_step={k: v[-1] / v[-2] for k, v in med["size"].items()},
+        channels_last_step={k: v[-1] / v[-2] for k, v in med["channels"].items()},
+        dilation_spread={k: max(v) / min(v) for k, v in med["dilation"].items()},
+        standard_over_depthwise={
             k: [s / d for s, d in zip(med["standard"][k], med["depthwise"][k])] for k in med["depthwise"]
-        }
-        out["flop_ratio_standard_over_depthwise"] = list(curves["depthwise"]["values"])
-    for kind in ("standard", "depthwise"):
-        if kind in curves and "torch_cl" in med[kind]:
-            out[f"{kind}_nchw_over_channels_last"] = [a / b for a, b in zip(med[kind]["torch"], med[kind]["torch_cl"])]
-    return out
+        },
+        flop_ratio_standard_over_depthwise=list(curves["depthwise"].values),
+        standard_nchw_over_channels_last=nchw_over_channels_last("standard"),
+        depthwise_nchw_over_channels_last=nchw_over_channels_last("depthwise"),
+    )
+
+
+def rounded(values):
+    """``values`` (a number, a list, or a dict of either) at two significant digits (:func:`~convbook.lab.report.sig`).
+
+    What the chapter prints of the summary's ratios: coarse enough to read the same after a rerun.
+    """
+    if isinstance(values, dict):
+        return {k: rounded(v) for k, v in values.items()}
+    if isinstance(values, list | tuple):
+        return [rounded(v) for v in values]
+    return float(sig(values))
 
 
 def run(quick: bool = False) -> dict:
-    from convbook.lab.machine import steady_allocator
-
     allocator = steady_allocator()
     curves = {}
     for name, spec in CURVES.items():
         values = spec["values"][:2] if quick else spec["values"]
-        curves[name] = time_curve(name, values, repeats=3 if quick else REPEATS, warmup=1 if quick else WARMUP)
-        curves[name]["agree"] = all(check_agreement(name, v) for v in values)
+        curve = time_curve(name, values, repeats=3 if quick else REPEATS, warmup=1 if quick else WARMUP)
+        curves[name] = replace(curve, agree=all(check_agreement(name, v) for v in values))
     return {
         "settings": {
             "curves": CURVES,

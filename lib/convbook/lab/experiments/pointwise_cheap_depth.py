@@ -1,8 +1,8 @@
 """Cheap depth with 1x1 layers (pointwise/04): does Network in Network's per-pixel MLP help a small CNN?
 
-The book's small CNN (``convbook.nets.blocks.SmallCNN``, the network of
-``convbook.nets.models.small_cnn(False)``) is trained on the shapes task of the
-separable chapter (``make_shapes``, 16x16, 1500 training and 1000 test images,
+The book's small CNN (``convbook.nets.small_cnn.SmallCNN``, the network of
+``convbook.nets.small_cnn.small_cnn(False)``) is trained on the shapes task of the
+separable chapter (``separable_accuracy.data``: ``make_shapes``, 16x16, 1500 training and 1000 test images,
 noise 0.2 "easy" and 0.5 "hard"), with and without two 1x1 units after each 3x3
 unit, and against controls:
 
@@ -31,10 +31,13 @@ import hashlib
 import json
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from convbook.lab.experiments import learning_curve, summary, welch
-from convbook.lab.experiments._shapes import (  # noqa: F401 (data and majority_baseline are this experiment's too: the notebook uses them)
+import torch
+
+from convbook.lab.experiments.separable_accuracy import (
     BATCH,
     DATA_SEEDS,
     LR,
@@ -42,18 +45,25 @@ from convbook.lab.experiments._shapes import (  # noqa: F401 (data and majority_
     N_TRAIN,
     SIZE,
     TASKS,
-    data,
+    Majority,
+    Task,
     linear_model,
     majority_baseline,
     map_runs,
     train_run,
     workers,
 )
+from convbook.lab.stats import learning_curve, summary, welch
+from convbook.lab.typed import AccuracyCurves, Difference, Summary
+from convbook.nets.profiler import profile
+from convbook.nets.small_cnn import SmallCNN
+from convbook.nets.training import count_params
 
 DESCRIPTION = (
     "Cheap depth with 1x1 layers (pointwise/04): the small CNN with and without NiN's 1x1 units, same batch norm, "
     "a linear-1x1 control, a matched-parameter wider twin, no-BN versions and trivial baselines; 5 seeds, 2 tasks"
 )
+RESULT_VERSION = 1
 
 EPOCHS, EVAL_EVERY = 30, 3
 SEEDS = (0, 1, 2, 3, 4)
@@ -69,24 +79,72 @@ MODELS = {
 }
 
 
+@dataclass(frozen=True)
+class Settings:
+    tasks: dict[str, Task]
+    size: int
+    n_train: int
+    n_test: int
+    data_seeds: list[int]
+    models: dict[str, dict[str, Any] | str]  # SmallCNN arguments, or what the model is
+    optimizer: str
+    lr: float
+    batch_size: int
+    schedule: str
+    epochs: int
+    eval_every: int
+    device: str
+    threads_per_run: int
+    parallel_runs: int
+    seeds: list[int]
+
+
+@dataclass(frozen=True)
+class Cost:
+    params: int  # trainable parameters
+    macs: int  # multiply-adds on one 16x16 image
+
+
+@dataclass(frozen=True)
+class Run:
+    task: str
+    model: str
+    seed: int
+    train_accuracy: float
+    test_accuracy: float
+    train_seconds: float
+    history: list[dict[str, int | float]]  # per epoch: epoch, train_loss (and the accuracies where evaluated)
+
+
+@dataclass(frozen=True)
+class AccuracySummary:
+    test: Summary
+    train: Summary
+
+
+@dataclass(frozen=True)
+class Results:
+    runs: list[Run]
+    costs: dict[str, Cost]  # model name ->
+    summary: dict[str, dict[str, AccuracySummary]]  # task -> model name -> over seeds
+    curves: dict[str, dict[str, AccuracyCurves]]  # task -> model name -> learning curves
+    majority: dict[str, Majority]  # task ->
+    differences: dict[str, dict[str, Difference]]  # task -> 'nin-plain' -> test accuracy, first minus second
+
+
 def build(name: str):
     """A fresh model (built under the caller's seed)."""
-    from convbook.nets.blocks import SmallCNN
-
     if MODELS[name] is None:
         return linear_model()
     return SmallCNN(**MODELS[name])
 
 
-def costs() -> dict:
+def costs() -> dict[str, Cost]:
     """Trainable parameters and multiply-adds (one 16x16 image) of every model."""
-    from convbook import profile
-    from convbook.nets.training import count_params
-
     out = {}
     for name in MODELS:
         model = build(name)
-        out[name] = {"params": count_params(model), "macs": profile(model, (1, 1, SIZE, SIZE)).total_macs}
+        out[name] = Cost(params=count_params(model), macs=profile(model, (1, 1, SIZE, SIZE)).total_macs)
     return out
 
 
@@ -107,11 +165,9 @@ def _cache_file(jobs: list) -> Path:
     change of any of them starts afresh. The runs are deterministic, so a resumed experiment gives the same
     result as an uninterrupted one.
     """
-    import torch
-
-    package = Path(__file__).resolve().parents[1]
-    sources = [package / f for f in ("blocks.py", "models.py", "training.py", "datasets.py", "torch_bridge.py")]
-    sources.append(Path(__file__).with_name("_shapes.py"))
+    package = Path(__file__).resolve().parents[2]  # convbook/
+    sources = [package / "nets" / f for f in ("blocks.py", "small_cnn.py", "training.py", "torch_bridge.py")]
+    sources += [package / "lab" / "datasets.py", Path(__file__).with_name("separable_accuracy.py")]
     code = hashlib.sha256(b"".join(f.read_bytes() for f in [Path(__file__), *sources])).hexdigest()
     key = hashlib.sha256(json.dumps([jobs, torch.__version__, EVAL_EVERY, LR, BATCH, code]).encode()).hexdigest()[:16]
     return Path(tempfile.gettempdir()) / f"convbook-pointwise_cheap_depth-{key}.jsonl"
@@ -149,11 +205,12 @@ def run(quick: bool = False) -> dict:
         results["summary"][task], results["curves"][task] = {}, {}
         by_model = {m: [r for r in runs if r["task"] == task and r["model"] == m] for m in MODELS}
         for m, rs in by_model.items():
-            results["summary"][task][m] = {
-                "test": summary([r["test_accuracy"] for r in rs]),
-                "train": summary([r["train_accuracy"] for r in rs]),
-            }
-            results["curves"][task][m] = {k: learning_curve(rs, k) for k in ("train_accuracy", "test_accuracy")}
+            results["summary"][task][m] = AccuracySummary(
+                test=summary([r["test_accuracy"] for r in rs]), train=summary([r["train_accuracy"] for r in rs])
+            )
+            results["curves"][task][m] = AccuracyCurves(
+                *(learning_curve(rs, k) for k in ("train_accuracy", "test_accuracy"))
+            )
         test = {m: [r["test_accuracy"] for r in rs] for m, rs in by_model.items()}
         results["differences"][task] = {
             f"{a}-{b}": welch(test[a], test[b])

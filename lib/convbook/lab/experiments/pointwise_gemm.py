@@ -12,16 +12,26 @@ for BLAS, warm-up, interleaved blocks, medians and quartiles, every sample kept)
 Measured: the matmul "peak" (square products), a sweep over the channel count
 (one 28x28 image), three ResNet-like layer shapes with a batch of 16, and
 grouped 1x1 layers whose FLOPs are held fixed while the groups grow (ShuffleNet
-V2's guideline G2). Everything runs twice, each time in a fresh process: once
-with glibc's default allocator (what a reader's torch does) and once with
-``convbook.lab.machine.steady_allocator()`` (freed memory reused, no page faults on
-freshly allocated buffers).
+V2's guideline G2). Everything runs twice, each time in a fresh process
+(:func:`convbook.lab.fresh.run_fresh`): once with glibc's default allocator (what
+a reader's torch does) and once with ``convbook.lab.machine.steady_allocator()``
+(freed memory reused, no page faults on freshly allocated buffers). Last, oneDNN's
+own log of one call in each layout (:mod:`convbook.lab.onednn`): which primitives
+run, reorders (layout conversions) included.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from convbook.costs import pointwise_cost
+from convbook.lab.fresh import run_fresh
+from convbook.lab.machine import steady_allocator
+from convbook.lab.onednn import Primitive, by_label, capture, mark
+from convbook.lab.timing import TimingRecord, time_interleaved
 
 DESCRIPTION = (
     "1x1 convolution as a GEMM (pointwise/05): conv2d vs matmul in both layouts over channels and layer shapes, "
@@ -38,6 +48,107 @@ CASES = ((16, 56, 64), (16, 14, 256), (16, 7, 512))  # (N, H = W, C)
 #: (groups, channels): FLOPs ``N H W C^2 / g`` are the same for every row (C^2 / g = 4096).
 GROUPED = ((1, 64), (4, 128), (16, 256), (64, 512))
 GROUPED_SHAPE = {"n": 8, "hw": 28}
+TRACE_CALLS = 10
+RESULT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Shape:
+    n: int
+    hw: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    device: str
+    dtype: str
+    threads: int
+    repeats: int
+    protocol: str
+    methods: list[str]
+    peak_sizes: list[int]
+    channels: list[int]
+    sweep: Shape
+    cases: list[tuple[int, int, int]]  # (N, H = W, C)
+    grouped: list[tuple[int, int]]  # (groups, C)
+    grouped_shape: Shape
+    allocators: list[str]
+
+
+@dataclass(frozen=True)
+class Rate:
+    """GFLOP/s from the median time, and from its quartiles (slow, fast)."""
+
+    gflops: float
+    gflops_iqr: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Peak:
+    sizes: dict[str, Rate]  # by matrix side n
+    peak_gflops: float
+    timings: TimingRecord
+
+
+@dataclass(frozen=True)
+class Point:
+    """One layer shape: the rate of every method (:data:`METHODS`)."""
+
+    rates: dict[str, Rate]
+    flops: int
+    timings: TimingRecord
+
+    def best_gflops(self, methods) -> float:
+        """The highest median rate among ``methods``."""
+        return max(self.rates[m].gflops for m in methods)
+
+    def ratio(self, method: str, other: str) -> float:
+        """How many times the rate of ``other`` that ``method`` reaches."""
+        return self.rates[method].gflops / self.rates[other].gflops
+
+
+@dataclass(frozen=True)
+class Grouped:
+    """One grouped 1x1 layer, in both layouts ('NCHW', 'NHWC')."""
+
+    channels: int
+    flops: int
+    memory_access_values: int
+    median_ms: dict[str, float]
+    rates: dict[str, Rate]
+    timings: TimingRecord
+
+
+@dataclass(frozen=True)
+class Measured:
+    """Everything one process measured, under one allocator setting."""
+
+    allocator: str
+    peak: Peak
+    sweep: dict[str, Point]  # by channel count
+    cases: dict[str, Point]  # 'N,H,C'
+    grouped: dict[str, Grouped]  # by groups
+
+
+@dataclass(frozen=True)
+class Trace:
+    """oneDNN's primitives of the last (warm) call of one layer shape, in each layout ('NCHW', 'NHWC')."""
+
+    shape: dict[str, int]
+    calls: int
+    primitives: dict[str, list[Primitive]]
+
+    def reorder_share(self, layout: str) -> float:
+        """The share of the call's oneDNN time that ``layout``'s reorders (layout conversions) take."""
+        prims = self.primitives[layout]
+        return sum(p.ms for p in prims if p.kind == "reorder") / sum(p.ms for p in prims)
+
+
+@dataclass(frozen=True)
+class Results:
+    default: Measured
+    onednn_trace: dict[str, Trace | None]  # 'N,H,C'; None where torch runs no oneDNN
+    steady: Measured | None = None
 
 
 def pointwise_fns(n: int, c: int, hw: int, device="cpu") -> tuple[dict, int]:
@@ -45,9 +156,6 @@ def pointwise_fns(n: int, c: int, hw: int, device="cpu") -> tuple[dict, int]:
 
     Inputs are float32, random, on ``device``; the same numbers in both layouts.
     """
-    import torch
-    import torch.nn.functional as F
-
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(n, c, hw, hw, generator=gen).to(device)  # (N, C, H, W)
     w = torch.randn(c, c, 1, 1, generator=gen).to(device)  # (C_out, C_in, 1, 1)
@@ -61,7 +169,7 @@ def pointwise_fns(n: int, c: int, hw: int, device="cpu") -> tuple[dict, int]:
         METHODS[2]: lambda: torch.matmul(w2, x_cf),
         METHODS[3]: lambda: rows @ w2.T,
     }
-    return fns, 2 * n * hw * hw * c * c
+    return fns, n * pointwise_cost(c, c, hw).flops
 
 
 def grouped_fns(n: int, c: int, hw: int, groups: int, device="cpu") -> tuple[dict, int, int]:
@@ -70,36 +178,47 @@ def grouped_fns(n: int, c: int, hw: int, groups: int, device="cpu") -> tuple[dic
     The memory access cost, in values (ShuffleNet V2's MAC): ``N H W (c + c) + c^2 / g``,
     the input and output maps plus the weights.
     """
-    import torch
-    import torch.nn.functional as F
-
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(n, c, hw, hw, generator=gen).to(device)  # (N, C, H, W)
     w = torch.randn(c, c // groups, 1, 1, generator=gen).to(device)  # (C, C / g, 1, 1)
     x_cl, w_cl = x.contiguous(memory_format=torch.channels_last), w.contiguous(memory_format=torch.channels_last)
     fns = {"NCHW": lambda: F.conv2d(x, w, groups=groups), "NHWC": lambda: F.conv2d(x_cl, w_cl, groups=groups)}
-    return fns, 2 * n * hw * hw * c * c // groups, n * hw * hw * 2 * c + c * c // groups
+    cost = pointwise_cost(c, c, hw, groups=groups)
+    return fns, n * cost.flops, n * hw * hw * 2 * c + cost.params
 
 
-def _rates(timings, flops: int) -> dict:
+def _rates(timings, flops: int) -> dict[str, Rate]:
     """GFLOP/s of every implementation: from the median, and from the quartiles of the time."""
     out = {}
     for name in timings.samples:
         q1, med, q3 = timings.quartiles(name)
-        out[name] = {"gflops": flops / med / 1e9, "gflops_iqr": [flops / q3 / 1e9, flops / q1 / 1e9]}
+        out[name] = Rate(gflops=flops / med / 1e9, gflops_iqr=(flops / q3 / 1e9, flops / q1 / 1e9))
     return out
+
+
+def case_label(key: str) -> str:
+    """``'16,56,64'`` (a key of ``cases``: N, H = W, C) as the chapter writes it: ``'16, 56x56, 64'``."""
+    n, hw, c = key.split(",")
+    return f"{n}, {hw}x{hw}, {c}"
+
+
+def rates_table(points: dict, methods, head: str = "C", width: int = 5, label=str) -> str:
+    """One line per layer shape of ``points`` (a sweep, or the cases): every method's median GFLOP/s.
+
+    ``label(key)`` writes a shape's key (:func:`case_label` for the cases), right-aligned in ``width`` columns.
+    """
+    lines = [f"{head:>{width}} " + " ".join(f"{m:>23}" for m in methods)]
+    for key, p in points.items():
+        lines.append(f"{label(key):>{width}} " + " ".join(f"{p.rates[m].gflops:>23.0f}" for m in methods))
+    return "\n".join(lines)
 
 
 def _kw(device, threads, repeats) -> dict:
     return {"repeats": repeats, "warmup": 2, "threads": threads, "device": device}
 
 
-def time_peak(device="cpu", sizes=PEAK_SIZES, threads: int | None = THREADS, repeats: int = REPEATS) -> dict:
+def time_peak(device="cpu", sizes=PEAK_SIZES, threads: int | None = THREADS, repeats: int = REPEATS) -> Peak:
     """GFLOP/s of torch float32 square matrix products, ``n x n`` for each ``n`` in ``sizes``; the best is the peak."""
-    import torch
-
-    from convbook.lab.timing import time_interleaved
-
     gen = torch.Generator().manual_seed(0)
     mats = {
         n: (torch.randn(n, n, generator=gen).to(device), torch.randn(n, n, generator=gen).to(device)) for n in sizes
@@ -108,51 +227,45 @@ def time_peak(device="cpu", sizes=PEAK_SIZES, threads: int | None = THREADS, rep
         {str(n): (lambda a=a, b=b: a @ b) for n, (a, b) in mats.items()}, **_kw(device, threads, repeats)
     )
     rates = {str(n): _rates(t, 2 * n**3)[str(n)] for n in sizes}
-    return {"sizes": rates, "peak_gflops": max(v["gflops"] for v in rates.values()), "timings": t.to_dict()}
+    return Peak(sizes=rates, peak_gflops=max(v.gflops for v in rates.values()), timings=t.record())
 
 
 def time_sweep(device="cpu", n: int = SWEEP["n"], hw: int = SWEEP["hw"], channels=CHANNELS,
-               threads: int | None = THREADS, repeats: int = REPEATS) -> dict:  # fmt: skip
+               threads: int | None = THREADS, repeats: int = REPEATS) -> dict[str, Point]:  # fmt: skip
     """The four methods at ``C = C_in = C_out`` for each ``C`` in ``channels``, ``n`` images of ``hw x hw``."""
-    from convbook.lab.timing import time_interleaved
-
     out = {}
     for c in channels:
         fns, flops = pointwise_fns(n, c, hw, device)
         t = time_interleaved(fns, **_kw(device, threads, repeats))
-        out[str(c)] = {"rates": _rates(t, flops), "flops": flops, "timings": t.to_dict()}
+        out[str(c)] = Point(rates=_rates(t, flops), flops=flops, timings=t.record())
     return out
 
 
-def time_cases(device="cpu", cases=CASES, threads: int | None = THREADS, repeats: int = REPEATS) -> dict:
+def time_cases(device="cpu", cases=CASES, threads: int | None = THREADS, repeats: int = REPEATS) -> dict[str, Point]:
     """The four methods for each ``(N, H = W, C)`` in ``cases``; keys ``"N,H,C"``."""
-    from convbook.lab.timing import time_interleaved
-
     out = {}
     for n, hw, c in cases:
         fns, flops = pointwise_fns(n, c, hw, device)
         t = time_interleaved(fns, **_kw(device, threads, repeats))
-        out[f"{n},{hw},{c}"] = {"rates": _rates(t, flops), "flops": flops, "timings": t.to_dict()}
+        out[f"{n},{hw},{c}"] = Point(rates=_rates(t, flops), flops=flops, timings=t.record())
     return out
 
 
 def time_grouped(device="cpu", n: int = GROUPED_SHAPE["n"], hw: int = GROUPED_SHAPE["hw"], grouped=GROUPED,
-                 threads: int | None = THREADS, repeats: int = REPEATS) -> dict:  # fmt: skip
+                 threads: int | None = THREADS, repeats: int = REPEATS) -> dict[str, Grouped]:  # fmt: skip
     """Grouped 1x1 layers at fixed FLOPs, both layouts, for each ``(groups, channels)`` in ``grouped``; keys: groups."""
-    from convbook.lab.timing import time_interleaved
-
     out = {}
     for g, c in grouped:
         fns, flops, mac = grouped_fns(n, c, hw, g, device)
         t = time_interleaved(fns, **_kw(device, threads, repeats))
-        out[str(g)] = {
-            "channels": c,
-            "flops": flops,
-            "memory_access_values": mac,
-            "median_ms": {k: 1e3 * t.median(k) for k in fns},
-            "rates": _rates(t, flops),
-            "timings": t.to_dict(),
-        }
+        out[str(g)] = Grouped(
+            channels=c,
+            flops=flops,
+            memory_access_values=mac,
+            median_ms={k: 1e3 * t.median(k) for k in fns},
+            rates=_rates(t, flops),
+            timings=t.record(),
+        )
     return out
 
 
@@ -173,56 +286,40 @@ def measure(device="cpu", threads: int | None = THREADS, repeats: int = REPEATS,
     }
 
 
-_TRACE = """
-import sys, torch, torch.nn.functional as F
-from convbook.lab.machine import steady_allocator
-steady_allocator()
-torch.set_num_threads(1)
-n, c, hw, layout, calls = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
-g = torch.Generator().manual_seed(0)
-x, w = torch.randn(n, c, hw, hw, generator=g), torch.randn(c, c, 1, 1, generator=g)
-if layout == "NHWC":
-    x, w = x.contiguous(memory_format=torch.channels_last), w.contiguous(memory_format=torch.channels_last)
-for _ in range(calls):
-    F.conv2d(x, w)
-"""
+def trace_calls(n: int, c: int, hw: int, layout: str, calls: int) -> None:
+    """``calls`` calls of torch's 1x1 convolution, each labelled in oneDNN's log (run in the logged process).
+
+    One thread and the steady allocator, so that the last call runs on warm, already mapped memory.
+    """
+    steady_allocator()
+    g = torch.Generator().manual_seed(0)
+    x, w = torch.randn(n, c, hw, hw, generator=g), torch.randn(c, c, 1, 1, generator=g)
+    if layout == "NHWC":
+        x, w = x.contiguous(memory_format=torch.channels_last), w.contiguous(memory_format=torch.channels_last)
+    for i in range(calls):
+        mark(f"call {i}")
+        F.conv2d(x, w)
 
 
-def onednn_trace(n: int = 16, c: int = 64, hw: int = 56, calls: int = 10) -> dict | None:
+def onednn_trace(n: int = 16, c: int = 64, hw: int = 56, calls: int = TRACE_CALLS) -> Trace | None:
     """The oneDNN primitives that one call of torch's CPU 1x1 convolution runs, in each layout.
 
-    Runs the convolution ``calls`` times in a fresh Python process with ``ONEDNN_VERBOSE=1`` (one thread, the
-    steady allocator, so that the last call runs on warm, already mapped memory) and parses oneDNN's log of the
-    last call: for every primitive its kind (``reorder``: a layout conversion, or
+    Runs the convolution ``calls`` times in a fresh process with oneDNN's log on (:func:`convbook.lab.onednn.capture`)
+    and keeps the primitives of the last call: for every primitive its kind (``reorder``: a layout conversion, or
     ``convolution``), implementation, memory formats, problem size and time in ms. ``None`` where torch has no
     oneDNN or the log is empty.
     """
-    import os
-    import subprocess
-    import sys
-
     out = {}
     for layout in ("NCHW", "NHWC"):
-        env = {**os.environ, "ONEDNN_VERBOSE": "1", "OMP_NUM_THREADS": "1"}
-        proc = subprocess.run(
-            [sys.executable, "-c", _TRACE, str(n), str(c), str(hw), layout, str(calls)],
-            capture_output=True, text=True, env=env, timeout=300,
-        )  # fmt: skip
-        lines = [ln.split(",") for ln in proc.stdout.splitlines() if ln.startswith("onednn_verbose,v1,primitive,exec")]
-        if proc.returncode != 0 or not lines or len(lines) % calls:
+        last = by_label(capture(trace_calls, n, c, hw, layout, calls, threads=1, timeout=300)).get(f"call {calls - 1}")
+        if not last:
             return None
-        last = lines[-len(lines) // calls :]  # every call runs the same primitives; keep the last (warm) one
-        out[layout] = [
-            {"kind": f[5], "impl": f[6], "formats": f[8], "problem": f[-2], "ms": float(f[-1])} for f in last
-        ]
-    return {"shape": {"n": n, "c": c, "hw": hw}, "calls": calls, "primitives": out}
+        out[layout] = last
+    return Trace(shape={"n": n, "c": c, "hw": hw}, calls=calls, primitives=out)
 
 
-def _worker(job) -> dict:
-    """One process's measurements: ``job = (allocator, quick)``."""
-    allocator, quick = job
-    from convbook.lab.machine import steady_allocator
-
+def _worker(allocator: str, quick: bool) -> dict:
+    """One process's measurements (run in a fresh process: ``steady_allocator()`` is for good)."""
     note = steady_allocator() if allocator == "steady" else "default (glibc's, as torch gets it)"
     return {"allocator": note, **measure("cpu", THREADS, 6 if quick else REPEATS, quick)}
 
@@ -233,10 +330,8 @@ def run(quick: bool = False) -> dict:
         results["default"] = {"allocator": "as found (quick run)", **measure("cpu", THREADS, 3, quick=True)}
         results["onednn_trace"] = {"2,8,16": onednn_trace(2, 16, 8, 2)}
     else:
-        ctx = multiprocessing.get_context("spawn")  # a fresh process per allocator: steady_allocator() is for good
         for allocator in ("default", "steady"):
-            with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
-                results[allocator] = pool.submit(_worker, (allocator, quick)).result()
+            results[allocator] = run_fresh(_worker, allocator, quick)
         results["onednn_trace"] = {f"{n},{hw},{c}": onednn_trace(n, c, hw) for n, hw, c in (CASES[0], CASES[-1])}
     settings = {
         "device": "cpu",

@@ -19,6 +19,20 @@ much faster is MobileNet in time, and where does its time go?
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from convbook.costs import cost_shares
+from convbook.lab.machine import steady_allocator
+from convbook.lab.timing import TimingRecord, fixed_threads, time_interleaved
+from convbook.nets.architectures import mobilenet_v1_costs
+from convbook.nets.models import mobilenet_v1, mobilenet_v1_full_conv
+from convbook.nets.profiler import layer_kind
+from convbook.nets.torch_bridge import float32_precision
+
 DESCRIPTION = (
     "separable/06: forward time of MobileNet v1 and its full-convolution twin (1 image, 224x224, 1 thread, NCHW and "
     "channels_last), and MobileNet's time per layer kind against its multiply-add shares"
@@ -27,18 +41,74 @@ DESCRIPTION = (
 RESOLUTION, BATCH, THREADS = 224, 1, 1
 LAYOUTS = ("nchw", "channels_last")
 REPEATS, WARMUP = 15, 2
+RESULT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    resolution: int
+    batch: int
+    threads: int
+    layouts: list[str]
+    repeats: int
+    warmup: int
+    dtype: str
+    device: str
+    allocator: str
+
+
+@dataclass(frozen=True)
+class ByKind:
+    """MobileNet's seconds per layer kind ('conv', 'depthwise', 'pointwise', 'linear', and 'whole_pass')."""
+
+    passes: list[dict[str, float]]
+    median_s: dict[str, float]
+    share_of_layers_percent: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Networks:
+    mobilenet: int
+    full_conv: int
+
+
+@dataclass(frozen=True)
+class LayoutSummary:
+    mobilenet_ms: float
+    full_conv_ms: float
+    time_ratio: float
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Median forward times and their ratio in each layout, and the ratio of multiply-adds."""
+
+    nchw: LayoutSummary
+    mac_ratio: float
+    channels_last: LayoutSummary | None = None
+
+    def layout(self, name: str) -> LayoutSummary:
+        """The summary of layout ``name`` ('nchw' or 'channels_last')."""
+        if name not in LAYOUTS or getattr(self, name) is None:
+            raise ValueError(f"Summary.layout: name must be a measured layout of {LAYOUTS}, got {name!r}")
+        return getattr(self, name)
+
+
+@dataclass(frozen=True)
+class Results:
+    forward: TimingRecord  # names '{layout}/{network}'
+    by_kind: dict[str, ByKind]  # by layout
+    macs: Networks
+    mac_share_percent: dict[str, float]  # by layer kind
+    summary: Summary
 
 
 def _prepare(model, layout: str, device):
-    import torch
-
     fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
     return model.to(device).to(memory_format=fmt).eval()
 
 
 def _input(layout: str, device, resolution: int = RESOLUTION, batch: int = BATCH):
-    import torch
-
     fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
     return torch.zeros(batch, 3, resolution, resolution, device=device).to(memory_format=fmt)
 
@@ -52,14 +122,8 @@ def time_networks(
     resolution: int = RESOLUTION,
     batch: int = BATCH,
     precision: str = "ieee",
-) -> dict:
-    """Seconds per forward pass of MobileNet and its twin, names ``'{layout}/{network}'`` (``Timings.to_dict()``)."""
-    import torch
-
-    from convbook.lab.timing import time_interleaved
-    from convbook.nets.models import mobilenet_v1, mobilenet_v1_full_conv
-    from convbook.nets.torch_bridge import float32_precision
-
+) -> TimingRecord:
+    """Seconds per forward pass of MobileNet and its twin, names ``'{layout}/{network}'`` (every sample, medians)."""
     device = torch.device(device)
     torch.manual_seed(0)
     nets = {"mobilenet": mobilenet_v1(), "full_conv": mobilenet_v1_full_conv()}
@@ -77,20 +141,11 @@ def time_networks(
     with float32_precision(precision):
         timings = time_interleaved(fns, repeats=repeats, warmup=warmup, threads=threads, device=device)
     timings.settings.update(resolution=resolution, batch=batch, precision=precision)
-    return timings.to_dict()
+    return timings.record()
 
 
 def time_by_kind(layout: str = "nchw", repeats: int = REPEATS, threads: int = THREADS) -> dict:
     """MobileNet's seconds per layer kind (median over ``repeats`` passes), on the CPU, from forward hooks."""
-    import time
-
-    import numpy as np
-    import torch
-
-    from convbook.lab.timing import fixed_threads
-    from convbook.nets.models import mobilenet_v1
-    from convbook.nets.profiler import layer_kind
-
     torch.manual_seed(0)
     model = _prepare(mobilenet_v1(), layout, "cpu")
     x = _input(layout, "cpu")
@@ -127,16 +182,13 @@ def time_by_kind(layout: str = "nchw", repeats: int = REPEATS, threads: int = TH
 
 
 def run(quick: bool = False) -> dict:
-    from convbook.lab.machine import steady_allocator
-    from convbook.separable import cost_shares, mobilenet_v1_costs
-
     allocator = steady_allocator()
     repeats, warmup = (2, 1) if quick else (REPEATS, WARMUP)
     layouts = ("nchw",) if quick else LAYOUTS
     forward = time_networks(layouts, repeats=repeats, warmup=warmup, resolution=64 if quick else RESOLUTION)
     by_kind = {layout: time_by_kind(layout, repeats=repeats) for layout in layouts}
     mobile, twin = mobilenet_v1_costs(), mobilenet_v1_costs(full_conv=True)
-    med = forward["median_s"]
+    med = forward.median_s
     results = {
         "forward": forward,
         "by_kind": by_kind,

@@ -4,7 +4,7 @@ Section 3 fits the best depthwise-separable pair (``convbook.separable.fit_separ
 one truncated SVD per input channel) to a random kernel. Random kernels are the
 worst case: their ``C_out x k^2`` slices have singular values of similar size.
 This experiment fits the kernels of *trained* networks: the book's standard
-small CNN (``convbook.nets.models.small_cnn(False)``: 3x3 layers 1 -> 16, 16 -> 32
+small CNN (``convbook.nets.small_cnn.small_cnn(False)``: 3x3 layers 1 -> 16, 16 -> 32
 and 32 -> 64 channels, each followed by batch norm and a ReLU), trained on the
 shapes task with the protocol of ``separable_accuracy`` ("converged": Adam,
 3e-3, batches of 64, 30 epochs with a cosine schedule, one CPU thread,
@@ -23,21 +23,98 @@ the best fit with depth multiplier ``K = 1 .. 9``:
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass
 
-from convbook.lab.experiments import summary
-from convbook.lab.experiments._shapes import BATCH, LR, TASKS, data, map_runs, workers
-from convbook.lab.experiments.separable_accuracy import PROTOCOLS
+import numpy as np
+import torch
+
+from convbook.lab.experiments.separable_accuracy import (
+    BATCH,
+    LR,
+    PROTOCOLS,
+    TASKS,
+    Task,
+    data,
+    map_runs,
+    workers,
+)
+from convbook.lab.stats import summary
+from convbook.lab.timing import fixed_threads
+from convbook.lab.typed import Summary
+from convbook.nets.small_cnn import small_cnn
+from convbook.nets.training import deterministic, train_classifier
+from convbook.separable import relative_fit_error
 
 DESCRIPTION = (
     "separable/03: best separable fit (K = 1..9) of the 3x3 kernels of the small standard CNN at initialisation "
     "and after training to convergence on both shapes tasks (5 seeds), raw and with batch norm folded in"
 )
+RESULT_VERSION = 1
 
 SEEDS = (0, 1, 2, 3, 4)
 RANDOM_SEEDS = tuple(range(100, 110))
 MULTIPLIERS = tuple(range(1, 10))
 LAYERS = ("stem", "block1", "block2")  # model[0][0], model[0][1], model[0][2] of small_cnn(False)
+
+
+@dataclass(frozen=True)
+class TrainingProtocol:
+    epochs: int
+    schedule: str
+    optimizer: str
+    lr: float
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str
+    layers: dict[str, list[int]]  # layer -> kernel shape
+    tasks: dict[str, Task]
+    protocol: TrainingProtocol
+    n_train: int | str  # 'as separable_accuracy' for the reference
+    multipliers: list[int]
+    random_seeds: list[int]
+    device: str
+    threads_per_run: int
+    parallel_runs: int
+    seeds: list[int]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One trained network: relative fit errors for K = 1..9, per layer, before and after training."""
+
+    task: str
+    seed: int
+    train_accuracy: float
+    test_accuracy: float
+    init: dict[str, list[float]]
+    trained: dict[str, list[float]]
+    trained_folded: dict[str, list[float]]  # batch norm folded into the kernel
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Fit errors of one kind of kernel over runs: at K = 1, and the mean at every K."""
+
+    k1: Summary
+    mean_by_k: list[float]
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    train: Summary
+    test: Summary
+
+
+@dataclass(frozen=True)
+class Results:
+    runs: list[Run]
+    random: dict[str, list[list[float]]]  # layer -> per random seed -> K = 1..9
+    shapes: dict[str, list[int]]  # layer -> kernel shape
+    summary: dict[str, dict[str, Fit]]  # layer -> 'random', 'hard/init', 'easy/trained_folded', ... ->
+    accuracy: dict[str, Accuracy]  # task -> the trained networks' accuracy
 
 
 def kernels(model) -> dict:
@@ -53,19 +130,11 @@ def kernels(model) -> dict:
 
 def fit_errors(w: np.ndarray) -> list[float]:
     """Relative error of the best separable fit of ``w`` for every depth multiplier in ``MULTIPLIERS``."""
-    from convbook.separable import relative_fit_error
-
     return [relative_fit_error(w, depth_multiplier=k) for k in MULTIPLIERS]
 
 
-def train_and_fit(task: str, seed: int, epochs: int | None = None, n_train: int | None = None) -> dict:
+def train_and_fit(task: str, seed: int, epochs: int | None = None, n_train: int | None = None) -> Run:
     """Train ``small_cnn(False)`` from ``seed`` on ``task`` as the reference does; fit its kernels before and after."""
-    import torch
-
-    from convbook.lab.timing import fixed_threads
-    from convbook.nets.models import small_cnn
-    from convbook.nets.training import deterministic, train_classifier
-
     p = PROTOCOLS["converged"]
     epochs = p["epochs"] if epochs is None else epochs
     train, test = data(task) if n_train is None else data(task, n_train, max(32, n_train // 2))
@@ -78,15 +147,15 @@ def train_and_fit(task: str, seed: int, epochs: int | None = None, n_train: int 
             schedule=p["schedule"],
         )  # fmt: skip
     after = kernels(model)
-    return {
-        "task": task,
-        "seed": seed,
-        "train_accuracy": r.train_accuracy,
-        "test_accuracy": r.test_accuracy,
-        "init": before,
-        "trained": {name: fit_errors(raw) for name, (raw, _) in after.items()},
-        "trained_folded": {name: fit_errors(folded) for name, (_, folded) in after.items()},
-    }
+    return Run(
+        task=task,
+        seed=seed,
+        train_accuracy=r.train_accuracy,
+        test_accuracy=r.test_accuracy,
+        init=before,
+        trained={name: fit_errors(raw) for name, (raw, _) in after.items()},
+        trained_folded={name: fit_errors(folded) for name, (_, folded) in after.items()},
+    )
 
 
 def _job(args):
@@ -101,9 +170,11 @@ def random_errors(shapes: dict, seeds=RANDOM_SEEDS) -> dict:
     }
 
 
-def run(quick: bool = False) -> dict:
-    from convbook.nets.models import small_cnn
+def _fit(errors: list[list[float]]) -> Fit:
+    return Fit(k1=summary([e[0] for e in errors]), mean_by_k=np.mean(errors, axis=0).tolist())
 
+
+def run(quick: bool = False) -> dict:
     seeds = SEEDS[:2] if quick else SEEDS
     tasks = ("hard",) if quick else tuple(TASKS)
     epochs, n_train = (1, 96) if quick else (PROTOCOLS["converged"]["epochs"], None)
@@ -112,21 +183,18 @@ def run(quick: bool = False) -> dict:
     runs = list(map_runs(_job, jobs, n_workers))
     shapes = {name: tuple(unit[0].weight.shape) for name, unit in zip(LAYERS, small_cnn(False)[0])}
     rand = random_errors(shapes, RANDOM_SEEDS[:2] if quick else RANDOM_SEEDS)
-    results = {"runs": runs, "random": rand, "shapes": {k: list(v) for k, v in shapes.items()}, "summary": {}}
+    fits = {}
     for name in LAYERS:
-        row = {"random": summary([e[0] for e in rand[name]])}
-        row["random_by_K"] = np.mean(rand[name], axis=0).tolist()
+        fits[name] = {"random": _fit(rand[name])}
         for task in tasks:
-            rs = [r for r in runs if r["task"] == task]
+            rs = [r for r in runs if r.task == task]
             for state in ("init", "trained", "trained_folded"):
-                row[f"{task}/{state}"] = summary([r[state][name][0] for r in rs])  # K = 1
-                row[f"{task}/{state}_by_K"] = np.mean([r[state][name] for r in rs], axis=0).tolist()
-        results["summary"][name] = row
-    results["accuracy"] = {
-        task: {
-            "train": summary([r["train_accuracy"] for r in runs if r["task"] == task]),
-            "test": summary([r["test_accuracy"] for r in runs if r["task"] == task]),
-        }
+                fits[name][f"{task}/{state}"] = _fit([getattr(r, state)[name] for r in rs])
+    accuracy = {
+        task: Accuracy(
+            train=summary([r.train_accuracy for r in runs if r.task == task]),
+            test=summary([r.test_accuracy for r in runs if r.task == task]),
+        )
         for task in tasks
     }
     settings = {
@@ -142,4 +210,7 @@ def run(quick: bool = False) -> dict:
         "parallel_runs": n_workers,
         "seeds": list(seeds),
     }
+    results = Results(
+        runs=runs, random=rand, shapes={k: list(v) for k, v in shapes.items()}, summary=fits, accuracy=accuracy
+    )
     return {"settings": settings, "results": results}
