@@ -151,7 +151,7 @@ ASSERT = re.compile(r"^\s*assert\b", re.M)
 def test_no_cell_asserts_on_live_timings_or_training(path):
     """A cell that times code or trains a model prints a verdict and asserts nothing, and no assert anywhere
     reads a live result (by convention, live results are named ``live...``). Claims are asserted on reference data
-    (convbook.lab.experiments.load_reference, convbook.lab.bench references), which is the same on every machine."""
+    (convbook.lab.results.load_reference), which is the same on every machine."""
     for number, cell in enumerate(_code_cells(_load(path)), start=1):
         src = _source(cell)
         if LIVE_CALLS.search(src):

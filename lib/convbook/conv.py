@@ -18,7 +18,7 @@ Three implementations share one signature:
 * ``conv2d``: the default. It picks a fast path when one applies (see
   ``_forward``) and otherwise falls back on ``conv2d_im2col``.
 
-The fast paths (performance chapter, ``python -m convbook.lab.bench``) live in
+The fast paths (performance chapter, ``python -m convbook.lab.experiments bench``) live in
 ``convbook._flat`` and share one idea, the *flat layout* (``_flat_layout``): pad
 each image once and flatten each channel, so that at stride 1 every kernel tap
 reads the same array at a constant offset; one matrix product per kernel row

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from convbook._args import positive_int, positive_int_list
+from convbook.costs import conv_cost
 from convbook.nets.causal import CausalConv1d
 from convbook.nets.torch_bridge import device_for, pick_device
 
@@ -194,16 +195,13 @@ class WaveNet(nn.Module):
 def generation_macs(model: WaveNet) -> dict:
     """Multiply-adds per generated sample of the naive and the cached generator (weights only, no activations).
 
-    Returns
-    -------
-    dict
-        ``per_position`` (one output position of the whole network),
-        ``naive`` (``receptive_field`` positions per sample), ``cached`` (one
-        position per sample) and their ``ratio`` (the receptive field).
+    Returns a dict: ``per_position`` (one output position of the whole network), ``naive`` (``receptive_field``
+    positions per sample), ``cached`` (one position per sample) and their ``ratio`` (the receptive field).
     """
     if not isinstance(model, WaveNet):
         raise TypeError(f"generation_macs: model must be a WaveNet, got {type(model).__name__}")
-    per = sum(m.weight.numel() for m in model.modules() if isinstance(m, nn.Conv1d))
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv1d)]  # each counted at one output position
+    per = sum(conv_cost(m.in_channels, m.out_channels, m.kernel_size, (1,), groups=m.groups).macs for m in convs)
     field = model.receptive_field
     return {"per_position": per, "naive": per * field, "cached": per, "ratio": field}
 

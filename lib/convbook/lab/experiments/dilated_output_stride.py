@@ -22,6 +22,7 @@ from torch import nn
 from convbook.lab.machine import steady_allocator
 from convbook.lab.timing import TimingRecord, time_interleaved
 from convbook.nets.architectures import resnet_layers, resnet_summary
+from convbook.nets.layers import conv_bn_relu
 from convbook.nets.profiler import profile
 from convbook.nets.torch_bridge import float32_precision
 
@@ -82,25 +83,21 @@ def build_trunk(depth: int = DEPTH, output_stride: int = 32):
     """
     layers = resnet_layers(depth, output_stride, 64)
 
-    def conv(L):
-        return nn.Conv2d(L["c_in"], L["c_out"], L["kernel_size"], L["stride"], L["padding"], L["dilation"], bias=False)
+    def unit(L, relu: bool = True):  # one conv-BN(-ReLU) of the layer list, without bias (batch norm follows)
+        return conv_bn_relu(
+            L["c_in"], L["c_out"], L["kernel_size"], L["stride"], L["dilation"], activation="relu" if relu else None
+        )
 
     class Bottleneck(nn.Module):
         def __init__(self, a, b, c, shortcut):
             super().__init__()
-            self.branch = nn.Sequential(
-                conv(a), nn.BatchNorm2d(a["c_out"]), nn.ReLU(inplace=True),
-                conv(b), nn.BatchNorm2d(b["c_out"]), nn.ReLU(inplace=True),
-                conv(c), nn.BatchNorm2d(c["c_out"]),
-            )  # fmt: skip
-            self.shortcut = (
-                nn.Sequential(conv(shortcut), nn.BatchNorm2d(shortcut["c_out"])) if shortcut else nn.Identity()
-            )
+            self.branch = nn.Sequential(unit(a), unit(b), unit(c, relu=False))
+            self.shortcut = unit(shortcut, relu=False) if shortcut else nn.Identity()
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return torch.relu(self.branch(x) + self.shortcut(x))
 
-    stem = [conv(layers[0]), nn.BatchNorm2d(64), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1)]
+    stem = [unit(layers[0]), nn.MaxPool2d(3, 2, 1)]
     blocks, rest = [], layers[2:]
     while rest:
         a, b, c = rest[:3]

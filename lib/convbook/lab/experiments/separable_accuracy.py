@@ -38,9 +38,7 @@ separate processes).
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,9 +47,10 @@ import torch
 from torch import nn
 
 from convbook.lab.datasets import make_shapes
+from convbook.lab.fresh import map_fresh
 from convbook.lab.stats import learning_curve, summary, welch
 from convbook.lab.timing import fixed_threads
-from convbook.lab.typed import AccuracyCurves, Difference, Summary
+from convbook.lab.typed import AccuracyCurves, Difference, Summary, from_json, to_json
 from convbook.nets.profiler import profile
 from convbook.nets.small_cnn import small_cnn
 from convbook.nets.training import count_params, deterministic, train_classifier
@@ -151,17 +150,20 @@ def workers(quick: bool) -> int:
     return max(1, min(2, cores))
 
 
-def map_runs(fn, jobs: list, n_workers: int):
-    """``fn`` over ``jobs``, in order, in ``n_workers`` fresh processes (or here, for one worker); a generator.
+def map_runs(fn, jobs: list, n_workers: int, result_type=Any):
+    """``fn`` over ``jobs``, in order, each result read back as ``result_type``; a generator.
 
-    The processes are spawned, not forked: a forked child of a process whose
-    OpenMP pool has started can hang.
+    With more than one worker the jobs run in fresh interpreters, ``n_workers`` at a time
+    (:func:`convbook.lab.fresh.map_fresh`: a new process, not a fork of one whose OpenMP pool has started, which
+    can hang). Results cross the process boundary as JSON, so one worker round-trips them through JSON too: the
+    caller gets the same types either way.
     """
     if n_workers == 1:
-        yield from map(fn, jobs)
-        return
-    with ProcessPoolExecutor(max_workers=n_workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        yield from pool.map(fn, jobs)
+        results = (to_json(fn(job)) for job in jobs)
+    else:
+        results = map_fresh(fn, jobs, workers=n_workers)
+    for result in results:
+        yield from_json(result_type, result)
 
 
 # ---- this experiment
@@ -287,7 +289,7 @@ def run(quick: bool = False) -> dict:
     jobs = [(t, m, s, p, n_train, n_test) for p in protocols for t in tasks for m in models for s in seeds]
     jobs.sort(key=lambda j: -PROTOCOLS[j[3]]["epochs"])  # long runs first: the two workers finish together
     n_workers = workers(quick)
-    runs = list(map_runs(_job, jobs, n_workers))
+    runs = list(map_runs(_job, jobs, n_workers, Run))
     runs.sort(key=lambda r: (r.protocol, r.task, models.index(r.model), r.seed))
     results = {"runs": runs, "costs": costs(), "majority": {}, "summary": {}, "curves": {}, "differences": {}}
     for task in tasks:
