@@ -6,6 +6,7 @@ checks the numbers the page's prose states, so that the prose cannot drift from 
 
 from __future__ import annotations
 
+import itertools
 import math
 from functools import reduce
 from pathlib import Path
@@ -31,7 +32,7 @@ def hybrid_gap(dilations) -> int:
 
 
 def test_no_common_factor_is_not_sufficient():
-    """The page: dilations 1 and 5 share no factor and still miss the offsets 3, 4, 8 and 9 (1, 2, 9: 7, 8, 16, 17)."""
+    """The page: dilations 1 and 5 share no factor and still miss the inputs 3, 4, 8 and 9 (1, 2, 9: 7, 8, 16, 17)."""
     assert reduce(math.gcd, (1, 5)) == 1 and holes(3, (1, 5)) == [3, 4, 8, 9]
     assert reduce(math.gcd, (1, 2, 9)) == 1 and holes(3, (1, 2, 9)) == [7, 8, 16, 17]
 
@@ -60,7 +61,26 @@ def test_hybrid_condition_predicts_the_holes_for_3_tap_kernels(dilations, gap):
     assert (gap <= 3) == (not holes(3, dilations))
 
 
+def test_the_hybrid_rule_is_exact_for_rising_stacks_from_dilation_1():
+    """The page: for 3-tap stacks with d_1 = 1 and dilations never falling, no holes exactly when M_2 <= 3
+    (every such stack of 2 to 4 layers with dilations up to 9); outside those conditions it can mislead (2, 3)."""
+    checked = 0
+    for n in (2, 3, 4):
+        for ds in itertools.product(range(1, 10), repeat=n):
+            if ds[0] != 1 or any(b < a for a, b in itertools.pairwise(ds)):
+                continue
+            assert (hybrid_gap(ds) <= 3) == (not holes(3, ds)), ds
+            checked += 1
+    assert checked > 200
+    assert hybrid_gap((2, 3)) == 3 and holes(3, (2, 3))  # the page's counter-example
+
+
 def test_the_page_states_these_numbers():
-    text = PAGE.read_text(encoding="utf-8")
-    for phrase in ["dilations 1 and 5 still miss the offsets 3, 4, 8", "1, 2, 3 gives $M_2 = 2$; 1, 5 gives 5"]:
-        assert phrase in " ".join(text.split()), phrase
+    text = " ".join(PAGE.read_text(encoding="utf-8").split())
+    for phrase in [
+        "dilations 1 and 5 still miss the inputs 3, 4, 8 and 9 (counted from the left edge of the 13-sample field)",
+        "1, 2, 3 gives $M_2 = 2$; 1, 5 gives 5",
+        "dilations 2 and 3 give $M_2 = 3$ and still leave holes",
+    ]:
+        assert phrase in text, phrase
+    assert coverage_map(3, [1, 5], ndim=1).size == 13

@@ -1758,9 +1758,10 @@
       cause += (byStrides ? "The dilations do too" : "The dilations make them") + ": with every stride set to 1, " + unstrided + (unstrided > 1 ? " remain" : " remains") +
         (g > 1 ? ", and the dilations share the factor " + g + ", so only one sample in " + g + " can be reached." :
           ". The dilations share no common factor: that is necessary for full coverage, not sufficient.");
-      if (g === 1 && plain && ds[0] === 1 && layers.length > 1) {
-        cause += " Wang et al.'s hybrid condition for 3-tap kernels asks that the largest gap the first layer must " +
-          "bridge, M\u2082 = " + hybridGap(ds) + " here, be at most 3.";
+      var rising = ds.every(function (d, i) { return i === 0 || d >= ds[i - 1]; });
+      if (g === 1 && plain && rising && ds[0] === 1 && layers.length > 1) {
+        cause += " Wang et al.'s hybrid condition (3-tap kernels, dilations from 1, never falling) asks that the " +
+          "largest gap the first layer must bridge, M\u2082 = " + hybridGap(ds) + " here, be at most 3.";
       }
     }
     if (!byStrides && !byDilations) {
