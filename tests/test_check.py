@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from functools import partial
 
 import numpy as np
 import pytest
@@ -24,6 +25,7 @@ from conftest import student_dilate_kernel as dilate_kernel
 from convbook.course import check as check_api
 from convbook.course.check import _reference as ref
 from convbook.course.check import basics, dilated, notation, performance, pointwise, separable
+from convbook.nets.architectures import MOBILENET_V1_BLOCKS, mobilenet_v1_costs
 
 # --------------------------------------------------------------------------- right answers, written here
 
@@ -54,6 +56,34 @@ def pointwise_matmul(x, w):
     return (x.transpose(0, 2, 3, 1).reshape(-1, c) @ w.T).reshape(n, h, wd, -1).transpose(0, 3, 1, 2)
 
 
+def depthwise_bound(channels, batch, size, k, peak, bandwidth, *, flops_per_mac=2, itemsize=4, output=True):
+    flops = flops_per_mac * batch * channels * size * size * k * k
+    nbytes = itemsize * ((1 + output) * batch * channels * size * size + channels * k * k)
+    return min(peak, flops / nbytes * bandwidth)
+
+
+def mobilenet_counts(alpha, resolution, *, bias=True):
+    width = lambda c: max(1, int(alpha * c))  # noqa: E731
+    channels, side = width(32), (resolution - 1) // 2 + 1
+    weights, macs = 27 * channels, 27 * channels * side * side
+    for c_out, stride in MOBILENET_V1_BLOCKS:
+        c_out, side = width(c_out), (side - 1) // stride + 1
+        weights, macs = weights + 9 * channels + channels * c_out, macs + (9 * channels + channels * c_out) * side**2
+        channels = c_out
+    return weights + 1000 * channels + 1000 * bias, macs + 1000 * channels
+
+
+def mobilenet_ratios(alpha, resolution, **kwargs):
+    (w, m), (w1, m1) = mobilenet_counts(alpha, resolution, **kwargs), mobilenet_counts(1.0, 224, **kwargs)
+    return w / w1, m / m1
+
+
+def inverted_residual_macs(c_in, c_out, size, t, stride, *, expand_always=False):
+    out, mid = (size - 1) // stride + 1, t * c_in
+    expand = size * size * c_in * mid if (t > 1 or expand_always) else 0
+    return expand + out * out * mid * (9 + c_out)
+
+
 #: check -> (right answer, float-valued result?)
 FUNCTION_CHECKS = {
     "corr1d": (basics.corr1d, corr1d, 4),
@@ -75,9 +105,20 @@ FUNCTION_CHECKS = {
     "compose_pointwise": (pointwise.compose_pointwise, lambda w1, b1, w2, b2: (w2 @ w1, w2 @ b1 + b2), 3),
     "pointwise_macs": (pointwise.pointwise_macs, lambda c_in, c_out, h, w: c_in * c_out * h * w, 3),
     "roofline": (performance.roofline, lambda i, p, b: min(p, i * b), 4),
+    "depthwise_roofline": (separable.depthwise_roofline, depthwise_bound, 4),
+    "mobilenet_multipliers": (separable.mobilenet_multipliers, mobilenet_ratios, 5),
+    "inverted_residual_macs": (separable.inverted_residual_macs, inverted_residual_macs, 4),
 }
-INTEGER_CHECKS = {"output_size", "coverage_map", "effective_kernel_size", "wavenet_receptive_field", "pointwise_macs"}
-ARRAY_CHECKS = set(FUNCTION_CHECKS) - INTEGER_CHECKS - {"separable_ratio", "roofline"}
+INTEGER_CHECKS = {
+    "output_size",
+    "coverage_map",
+    "effective_kernel_size",
+    "wavenet_receptive_field",
+    "pointwise_macs",
+    "inverted_residual_macs",
+}
+SCALAR_CHECKS = {"separable_ratio", "roofline", "depthwise_roofline"}  # one float each
+ARRAY_CHECKS = set(FUNCTION_CHECKS) - INTEGER_CHECKS - SCALAR_CHECKS
 
 
 def _float32(value):
@@ -118,7 +159,7 @@ def test_right_answer_passes_in_float64(name):
     assert str(result) == f"PASS {name}: all {n_cases} cases match"
 
 
-@pytest.mark.parametrize("name", sorted(ARRAY_CHECKS | {"separable_ratio", "roofline"}))
+@pytest.mark.parametrize("name", sorted(ARRAY_CHECKS | SCALAR_CHECKS))
 def test_right_answer_passes_in_float32(name):
     check, right, _ = FUNCTION_CHECKS[name]
     assert check(in_float32(right)), str(check(in_float32(right)))
@@ -285,6 +326,36 @@ WRONG = [
     ("roofline", performance.roofline, lambda i, p, b: max(p, i * b), "ridge"),
     ("roofline", performance.roofline, lambda i, p, b: i * b, "peak"),
     ("roofline", performance.roofline, lambda i, p, b: p, "ridge"),
+    ("depthwise_roofline", separable.depthwise_roofline, lambda *a: depthwise_bound(*a[:4], 1e12, a[5]), "peak"),
+    ("depthwise_roofline", separable.depthwise_roofline, lambda *a: a[4], "ridge"),
+    ("depthwise_roofline", separable.depthwise_roofline, partial(depthwise_bound, flops_per_mac=1), "two floating"),
+    ("depthwise_roofline", separable.depthwise_roofline, partial(depthwise_bound, itemsize=1), "4 bytes"),
+    ("depthwise_roofline", separable.depthwise_roofline, partial(depthwise_bound, output=False), "output"),
+    ("mobilenet_multipliers", separable.mobilenet_multipliers, lambda a, r: (a**2, (a * r / 224) ** 2), "approximate"),
+    ("mobilenet_multipliers", separable.mobilenet_multipliers, lambda a, r: mobilenet_ratios(a, r)[::-1], "swapped"),
+    ("mobilenet_multipliers", separable.mobilenet_multipliers, partial(mobilenet_ratios, bias=False), "biases"),
+    (
+        "mobilenet_multipliers",
+        separable.mobilenet_multipliers,
+        lambda a, r: (mobilenet_ratios(a, r)[0] * (r / 224) ** 2, mobilenet_ratios(a, r)[1]),
+        "not the weights",
+    ),
+    ("mobilenet_multipliers", separable.mobilenet_multipliers, lambda a, r: mobilenet_ratios(a, r)[:1], "two numbers"),
+    ("inverted_residual_macs", separable.inverted_residual_macs, lambda *a: 2 * inverted_residual_macs(*a), "FLOPs"),
+    (
+        "inverted_residual_macs",
+        separable.inverted_residual_macs,
+        partial(inverted_residual_macs, expand_always=True),
+        "no expansion",
+    ),
+    (
+        "inverted_residual_macs",
+        separable.inverted_residual_macs,
+        lambda ci, co, s, t, st: (  # the projection counted on the input's pixels
+            inverted_residual_macs(ci, co, s, t, st) + t * ci * co * (s * s - ((s - 1) // st + 1) ** 2)
+        ),
+        "after the stride",
+    ),
 ]
 
 
@@ -294,6 +365,17 @@ def test_typical_wrong_answer_fails_with_feedback(name, check, wrong, feedback):
     assert not result and str(result).startswith(f"FAIL {name}:")
     assert result.hint, "a failure comes with a hint"
     assert feedback in str(result), str(result)
+
+
+def test_the_cost_checks_hints_do_not_contain_the_expected_value():
+    """sep-ex-8, 10, 11: the hint names the mistake; the case's expected value appears only in the case line."""
+    for name, check, wrong, _ in WRONG:
+        if name not in ("depthwise_roofline", "mobilenet_multipliers", "inverted_residual_macs"):
+            continue
+        result = check(wrong)
+        expected = re.search(r"expected ([\d.e+]+)", result.message)
+        assert not expected or expected.group(1) not in result.hint, str(result)
+        assert not re.search(r"\d{4,}", result.hint), str(result)  # no count, no ratio written out
 
 
 def test_hints_do_not_give_the_answer_away():
@@ -343,6 +425,14 @@ LIBRARY = {
     "pointwise_matmul": lambda x, w: convbook.pointwise_conv2d(x, w),
     "pointwise_macs": lambda c_in, c_out, h, w: convbook.conv_cost(c_in, c_out, 1, (h, w)).macs,
     "dilate_kernel via the check's reference": ref.dilate_kernel,
+    "depthwise_roofline": lambda c, n, s, k, p, b: min(
+        p, convbook.costs.conv_intensity(c, c, k, s, groups=c, batch=n)["intensity"] * b
+    ),
+    "mobilenet_multipliers": lambda a, r: [
+        sum(row[key] for row in mobilenet_v1_costs(a, r)) / sum(row[key] for row in mobilenet_v1_costs())
+        for key in ("params", "macs")
+    ],
+    "inverted_residual_macs": lambda ci, co, s, t, st: convbook.inverted_residual_cost(ci, co, s, t, st)["total"].macs,
 }
 
 
@@ -420,6 +510,7 @@ BY_HAND = [
     (dilated.zero_insertion_cost, (14_450_688, 130_056_192, 9), (14_450_688 * 2, 130_056_192, 9), "twice"),
     (dilated.undilated_layers, (31,), (63,), "receptive field itself"),
     (separable.mobilenet_layer, (2_359_296, 462_422_016, 266_752, 52_283_392), (2_359_296, 462_422_016, 4_608, 1), ""),
+    (separable.layout_reorders, (12_845_056, 14_450_688 / 19_272_192), (6_422_528, 2.25), "each copy reads"),
     (notation.gap_count, (2, 5), (1, 3), "counts gaps"),
     (notation.output_length, (32,), (32.5,), "rounded"),
     (notation.layer_costs, (460_800, 921_600, 4608, 4608), (460_800, 460_800, 4608, 4608 * 9), "two floating"),
@@ -507,6 +598,33 @@ def test_reference_sizes_and_counts_match_the_library():
 
 
 # --------------------------------------------------------------------------- the result object and compare()
+
+
+def test_layout_reorders_accepts_rounded_working_and_names_each_mistake():
+    assert separable.layout_reorders(12_845_056, 0.75), "an intensity rounded to 2 digits passes"
+    assert not separable.layout_reorders(12_845_056, 0.7)
+    result = separable.layout_reorders(3_211_264, 14_450_688 / 6_427_136)
+    assert not result and "minimum traffic" in result.hint and "reads its tensor" in result.hint
+    assert "12845056" not in str(result).replace(",", "") and "0.75" not in str(result)
+    assert not separable.layout_reorders(12_845_056, None) and "still None" in str(separable.layout_reorders(1, None))
+
+
+def test_cost_references_match_the_library():
+    """The references of sep-ex-8 to sep-ex-11 against convbook.costs and the architecture table."""
+    assert tuple(ref.MOBILENET_V1_TABLE) == MOBILENET_V1_BLOCKS
+    for alpha, resolution in itertools.product((1.0, 0.75, 0.5, 0.25, 0.35, 1.4), (224, 192, 160, 128, 97, 33)):
+        rows = mobilenet_v1_costs(alpha, resolution)
+        assert ref.mobilenet_v1_counts(alpha, resolution) == (
+            sum(r["params"] for r in rows),
+            sum(r["macs"] for r in rows),
+        )
+    for c_in, c_out, size, t, stride in itertools.product((1, 7, 24), (5, 24), (3, 13, 56), (1, 2, 6), (1, 2)):
+        cost = convbook.inverted_residual_cost(c_in, c_out, size, expansion=t, stride=stride)
+        assert ref.inverted_residual_macs(c_in, c_out, size, t, stride) == cost["total"].macs
+    for channels, batch, size, k in itertools.product((1, 16, 128), (1, 8), (5, 28), (1, 3, 5)):
+        expected = convbook.costs.conv_intensity(channels, channels, k, size, groups=channels, batch=batch)
+        assert ref.depthwise_flops_bytes(channels, batch, size, k) == (expected["flops"], expected["bytes"])
+    assert ref.roofline(2.25, 98.0, 96.0) == 98.0 and ref.roofline(2.0, 98.0, 29.0) == 58.0
 
 
 def test_check_result_and_compare_keep_their_api():

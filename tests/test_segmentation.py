@@ -20,8 +20,10 @@ from convbook.nets.segmentation import (
 from convbook.nets.segmentation_eval import (
     blind_pixels,
     centred_mass,
+    dependency_box,
     effective_receptive_field,
     erf_extent,
+    erf_side,
     fit_threshold_baseline,
     predict,
     predict_threshold_baseline,
@@ -162,6 +164,33 @@ def test_centred_mass_and_extent_on_known_maps():
         erf_extent(uniform, "0.9")
     with pytest.raises(ValueError, match="centred_mass: erf must be a 2-D non-negative map"):
         centred_mass(-uniform)
+
+
+def test_erf_side_interpolates_between_odd_sides():
+    uniform = np.ones((9, 9))  # shares 1/81, 9/81, 25/81, 49/81, 1 at sides 1, 3, 5, 7, 9
+    assert erf_side(uniform, 0.5) == pytest.approx(5 + 2 * (0.5 - 25 / 81) / (24 / 81))  # between 5 and 7
+    assert erf_side(uniform, 49 / 81) == pytest.approx(7.0) and erf_side(uniform, 1.0) == pytest.approx(9.0)
+    assert abs(erf_side(uniform, 0.5) - 9 * 0.5**0.5) < 0.1  # close to r * sqrt(fraction)
+    delta = np.zeros((9, 9))
+    delta[4, 4] = 1.0
+    assert erf_side(delta, 0.5) == 1.0
+    wider = np.pad(uniform, 2)  # zeros around do not move it
+    assert erf_side(wider, 0.5) == pytest.approx(erf_side(uniform, 0.5))
+    with pytest.raises(ValueError, match=r"erf_side: fraction must be a number in \(0, 1\]"):
+        erf_side(uniform, 1.5)
+    with pytest.raises(TypeError, match="erf_side: fraction must be a number, got str"):
+        erf_side(uniform, "0.5")
+
+
+def test_dependency_box_measures_fields_through_strides_and_upsampling():
+    (r0, r1), (c0, c1) = dependency_box(segmentation_net([1, 2, 4, 1]), 48, (24, 24))
+    assert (r1 - r0 + 1, c1 - c0 + 1) == (17, 17) and (r0 + r1) // 2 == 24  # stride 1: the formula, centred
+    strided = strided_segmentation_net((1, 2, 2, 1))
+    boxes = [dependency_box(strided, 48, (i, 24))[0] for i in range(22, 30)]
+    assert all(b - a + 1 == 21 for a, b in boxes)  # 17 + 4: bilinear x4 mixes two coarse scores 4 pixels apart
+    assert len(set(boxes)) == 2  # four consecutive output rows share one field
+    with pytest.raises(ValueError, match=r"dependency_box: pixel \(48, 0\) is outside the output"):
+        dependency_box(strided, 48, (48, 0))
 
 
 def test_segmentation_errors_name_the_argument():

@@ -82,10 +82,12 @@ def strided_segmentation_net(strides=(1, 2, 2, 1), channels: int = 8, in_channel
     """The downsampling alternative: 3x3 ``conv-BN-ReLU`` layers with strides, then bilinear upsampling.
 
     The same weights as :func:`segmentation_net` with as many layers, and a
-    wider receptive field (strides multiply the step of every later layer:
-    ``(1, 2, 2, 1)`` gives 17x17, like dilations ``(1, 2, 4, 1)``), but the
-    class scores are computed on a map ``prod(strides)`` times coarser and
-    interpolated back: context at the price of resolution.
+    wider receptive field (strides multiply the step of every later layer: the
+    convolutions of ``(1, 2, 2, 1)`` span 17x17 on the coarse map, like dilations
+    ``(1, 2, 4, 1)``; after the bilinear upsampling an output pixel depends on a
+    21x21 window, shared by blocks of 4x4 pixels, see ``segmentation_eval.dependency_box``),
+    but the class scores are computed on a map ``prod(strides)`` times coarser
+    and interpolated back: context at the price of resolution.
 
     Returns
     -------

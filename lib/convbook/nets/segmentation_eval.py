@@ -5,14 +5,17 @@
   network's per-pixel labels.
 * :func:`fit_threshold_baseline`, :func:`predict_threshold_baseline`: the
   task's trivial baseline, two brightness thresholds.
-* :func:`effective_receptive_field`, :func:`centred_mass`, :func:`erf_extent`:
-  the gradient-based effective receptive field (Luo et al. 2016).
+* :func:`effective_receptive_field`, :func:`centred_mass`, :func:`erf_extent`,
+  :func:`erf_side`: the gradient-based effective receptive field (Luo et al.
+  2016); :func:`dependency_box`: the theoretical field of one output pixel,
+  measured (through strides and upsampling too).
 
 The networks themselves are in :mod:`convbook.nets.segmentation`.
 """
 
 from __future__ import annotations
 
+import copy
 from numbers import Real
 
 import numpy as np
@@ -26,8 +29,10 @@ from convbook.nets.training import evaluating
 __all__ = [
     "blind_pixels",
     "centred_mass",
+    "dependency_box",
     "effective_receptive_field",
     "erf_extent",
+    "erf_side",
     "fit_threshold_baseline",
     "predict",
     "predict_threshold_baseline",
@@ -252,3 +257,85 @@ def erf_extent(erf, fraction: float = 0.9) -> int:
     if not reached.any():
         raise ValueError(f"{fname}: no centred square inside the map holds {fraction} of the total")
     return int(2 * np.argmax(reached) + 1)
+
+
+def erf_side(erf, fraction: float = 0.5) -> float:
+    """The interpolated side of the centred square that holds ``fraction`` of ``erf``'s total (a continuous measure).
+
+    :func:`centred_mass` gives the share inside centred squares of odd side ``s = 1, 3, 5, ...``; this
+    interpolates linearly between the two odd sides whose shares bracket ``fraction`` (below the share of the
+    side-1 square it returns 1). Unlike :func:`erf_extent`, which rounds up to an odd side, it moves with the map
+    by less than 2 pixels, so that small differences between networks or seeds stay visible. A uniform map of side
+    ``r`` gives close to ``r * sqrt(fraction)``.
+
+    Parameters
+    ----------
+    erf : ndarray, shape (H, W), non-negative
+    fraction : float in (0, 1]
+
+    Returns
+    -------
+    float
+    """
+    fname = "erf_side"
+    if isinstance(fraction, bool) or not isinstance(fraction, Real):
+        raise TypeError(f"{fname}: fraction must be a number, got {type(fraction).__name__}")
+    if not 0 < fraction <= 1:
+        raise ValueError(f"{fname}: fraction must be a number in (0, 1], got {fraction!r}")
+    mass = centred_mass(erf)  # non-decreasing in the side
+    if mass[-1] < fraction - 1e-12:
+        raise ValueError(f"{fname}: no centred square inside the map holds {fraction} of the total")
+    if mass[0] >= fraction:
+        return 1.0
+    k = int(np.argmax(mass >= fraction - 1e-12))  # first odd side 2k + 1 that holds it; k >= 1
+    lo, hi = mass[k - 1], mass[k]
+    return float(2 * k - 1 + 2 * (fraction - lo) / (hi - lo)) if hi > lo else float(2 * k + 1)
+
+
+def dependency_box(model: nn.Module, size: int, pixel: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The input rows and columns that output ``pixel`` of ``model`` depends on (its receptive field, measured).
+
+    The field is a property of the architecture, so it is measured on a float64 copy with every convolution's
+    weights and biases made positive, batch norm reset to the identity and a constant positive input: then every
+    path from an input pixel to the output adds (nothing cancels, no ReLU is cut off) and an input pixel has a
+    nonzero gradient exactly when the output depends on it. Works through strides and upsampling, where the field
+    of an output pixel is not given by the stride-1 formula.
+
+    Parameters
+    ----------
+    model : nn.Module
+        ``(N, C, size, size)`` to ``(N, K, H', W')``, built from ``Conv2d``, ``BatchNorm2d``, ReLU and
+        ``Upsample`` layers (the model itself is not changed).
+    size : int
+        The side of the square input.
+    pixel : (int, int)
+        Row and column of the output pixel.
+
+    Returns
+    -------
+    ((int, int), (int, int))
+        The first and last input row, and the first and last input column, with a nonzero gradient.
+    """
+    fname = "dependency_box"
+    size = positive_int(size, "size", fname)
+    net = copy.deepcopy(model).to(device="cpu", dtype=torch.float64)
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+    if not convs:
+        raise ValueError(f"{fname}: model has no Conv2d layer")
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.Conv2d):
+                m.weight.copy_(m.weight.abs() + 0.1)
+                if m.bias is not None:
+                    m.bias.copy_(m.bias.abs())
+            elif isinstance(m, nn.BatchNorm2d):
+                m.reset_parameters()  # running mean 0, variance 1, weight 1, bias 0: the identity (up to eps)
+    net.eval()
+    x = torch.ones(1, convs[0].in_channels, size, size, dtype=torch.float64, requires_grad=True)
+    out = net(x)  # (1, K, H', W')
+    i, j = pixel
+    if not (0 <= i < out.shape[2] and 0 <= j < out.shape[3]):
+        raise ValueError(f"{fname}: pixel {pixel} is outside the output of shape {tuple(out.shape[2:])}")
+    (grad,) = torch.autograd.grad(out[0, :, i, j].sum(), x)  # (1, C, size, size)
+    rows, cols = np.nonzero(grad[0].abs().sum(dim=0).numpy())
+    return (int(rows.min()), int(rows.max())), (int(cols.min()), int(cols.max()))

@@ -4,7 +4,9 @@ Functions (``depthwise_conv2d``, ``separable_to_standard``,
 ``fold_depthwise_bias``, ``separable_ratio``) take the student's function;
 ``mobilenet_layer`` takes the numbers of the by-hand exercise. All return a
 :class:`~convbook.course.check.CheckResult` (``PASS`` or ``FAIL`` with feedback) and
-never raise.
+never raise. The checks of the exercises on cost and time (sections 5 to 6a) live in
+:mod:`convbook.course.check.separable_costs` and are re-exported here, so that the
+exercises' notebook reaches every check as ``check.NAME``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,12 @@ from convbook import dilated as _dilated
 from convbook import separable as _sep
 from convbook import winograd as _winograd
 from convbook.course.check import CheckResult, _reference, as_array, as_number, compare, compare_values, never_raises
+from convbook.course.check.separable_costs import (  # noqa: F401 (re-exported for the exercises' notebook)
+    depthwise_roofline,
+    inverted_residual_macs,
+    layout_reorders,
+    mobilenet_multipliers,
+)
 
 
 def _rng(seed: int) -> np.random.Generator:

@@ -7,16 +7,20 @@ first shows this on an untrained linear stack with positive weights; this
 experiment measures it on the chapter's trained segmentation networks
 (``dilated_segmentation``'s ``plain`` (field 9x9), ``dilated`` and
 ``plain_deep`` (both 17x17)), at PyTorch's default initialisation and after
-training (20 epochs, exactly as in ``dilated_segmentation``; same seeds, so the
-same networks), from each of five seeds.
+training (20 epochs, exactly as in ``dilated_segmentation``; same seeds and the
+same per-seed data draws, so the same networks), from each of five seeds.
 
 For each network: the mean absolute gradient of the centre output pixel's
 class scores with respect to the 256 test images
 (``convbook.nets.segmentation.effective_receptive_field``, eval mode), the share
 of its total in centred squares of side 1, 3, ..., 23
-(``centred_mass``), and the sides that hold 50 %, 90 % and 99 % of it
-(``erf_extent``). A uniform spread over the theoretical field of side ``r``
-would put ``(s / r)^2`` of the total in the centred square of side ``s``.
+(``centred_mass``), the odd sides that hold 50 %, 90 % and 99 % of it
+(``erf_extent``), and the continuous measure, the interpolated side that holds
+50 % and 90 % of it (``erf_side``), per seed, at initialisation and trained for
+the same network and seed (each seed measured on its own test images). A
+uniform spread over the theoretical field of side ``r`` would put
+``(s / r)^2`` of the total in the centred square of side ``s``; its
+interpolated sides are stored beside (``uniform_side``).
 """
 
 from __future__ import annotations
@@ -41,17 +45,18 @@ from convbook.lab.experiments.dilated_segmentation import (
 from convbook.lab.stats import summary
 from convbook.lab.timing import fixed_threads
 from convbook.lab.typed import Summary
-from convbook.nets.segmentation_eval import centred_mass, effective_receptive_field, erf_extent
+from convbook.nets.segmentation_eval import centred_mass, effective_receptive_field, erf_extent, erf_side
 from convbook.nets.training import deterministic
 
 DESCRIPTION = (
     "dilated/03: gradient-based effective receptive field of the plain, dilated and deep plain segmentation "
     "networks of dilated/07, at initialisation and trained, 5 seeds; mass in centred squares, 50/90/99 % extents"
 )
-RESULT_VERSION = 1
+RESULT_VERSION = 2
 
 ERF_MODELS = ("plain", "dilated", "plain_deep")
 FRACTIONS = (0.5, 0.9, 0.99)
+SIDE_FRACTIONS = (0.5, 0.9)
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,7 @@ class Field:
     """One network's effective field (:func:`measure`)."""
 
     extent: dict[str, int]  # fraction ('0.5', '0.9', '0.99') -> side of the centred square holding it
+    side: dict[str, float]  # fraction ('0.5', '0.9') -> interpolated side holding it (erf_side)
     centred_mass: list[float]  # share of the gradient inside the centred square of side 1, 3, 5, ...
     inside_theoretical_field: float
 
@@ -88,6 +94,7 @@ class Run:
 @dataclass(frozen=True)
 class FieldSummary:
     extent: dict[str, Summary]  # fraction -> over seeds
+    side: dict[str, Summary]  # fraction -> over seeds
     centred_mass_mean: list[float]
     min_inside_theoretical_field: float
 
@@ -111,6 +118,7 @@ class Results:
     summary: dict[str, ModelSummary]  # model name -> over seeds
     mean_maps: dict[str, Maps]  # model name -> the normalised field, mean over seeds
     uniform: dict[str, dict[str, int]]  # model name -> fraction -> extent of a uniform spread over the field
+    uniform_side: dict[str, dict[str, float]]  # model name -> fraction -> erf_side of a uniform spread
 
 
 def uniform_extent(field: int, fraction: float) -> int:
@@ -125,6 +133,7 @@ def measure(net, images: np.ndarray, field: int) -> tuple[Field, np.ndarray]:
     mass = centred_mass(erf)
     measured = Field(
         extent={f"{f:g}": erf_extent(erf, f) for f in FRACTIONS},
+        side={f"{f:g}": erf_side(erf, f) for f in SIDE_FRACTIONS},
         centred_mass=mass.tolist(),
         inside_theoretical_field=float(mass[field // 2]),
     )
@@ -135,12 +144,12 @@ def run(quick: bool = False) -> dict:
     seeds = SEEDS[:2] if quick else SEEDS
     settings = QUICK_TRAIN if quick else TRAIN
     models = ERF_MODELS[:2] if quick else ERF_MODELS
-    d = data(quick)
-    images = d["x_test"]
     runs, maps = [], {}
-    for name in models:
-        field = FIELDS[name]
-        for seed in seeds:
+    for seed in seeds:
+        d = data(quick, seed)  # this seed's own training and test draw
+        images = d["x_test"]
+        for name in models:
+            field = FIELDS[name]
             with deterministic(seed):
                 fresh = MODELS[name][0]()
             at_init, map_init = measure(fresh, images, field)
@@ -149,16 +158,19 @@ def run(quick: bool = False) -> dict:
             runs.append(Run(name, seed, field, at_init, trained, trained_run.test.pixel_accuracy))
             for state, m in (("init", map_init), ("trained", map_trained)):
                 maps.setdefault(name, {}).setdefault(state, []).append(m)
-    summaries, mean_maps, uniform = {}, {}, {}
+    runs.sort(key=lambda r: (models.index(r.model), r.seed))  # by model, then seed
+    summaries, mean_maps, uniform, uniform_side = {}, {}, {}, {}
     for name in models:
         field = FIELDS[name]
         mine = [r for r in runs if r.model == name]
         uniform[name] = {f"{f:g}": uniform_extent(field, f) for f in FRACTIONS}
+        uniform_side[name] = {f"{f:g}": erf_side(np.ones((field, field)), f) for f in SIDE_FRACTIONS}
         states = {}
         for state in ("init", "trained"):
             measured = [getattr(r, state) for r in mine]
             states[state] = FieldSummary(
                 extent={f"{f:g}": summary([m.extent[f"{f:g}"] for m in measured]) for f in FRACTIONS},
+                side={f"{f:g}": summary([m.side[f"{f:g}"] for m in measured]) for f in SIDE_FRACTIONS},
                 centred_mass_mean=np.mean([m.centred_mass for m in measured], axis=0).tolist(),
                 min_inside_theoretical_field=min(m.inside_theoretical_field for m in measured),
             )
@@ -171,9 +183,12 @@ def run(quick: bool = False) -> dict:
             "training": settings,
             "models": {name: MODELS[name][1] for name in models},
             "fractions": list(FRACTIONS),
-            "measured_on": "the test images; gradient of the summed class scores at pixel (12, 12), eval mode",
+            "measured_on": "each seed's own test images; gradient of the summed class scores at pixel (12, 12), "
+            "eval mode",
             "threads": THREADS,
             "device": "cpu",
         },
-        "results": Results(runs=runs, summary=summaries, mean_maps=mean_maps, uniform=uniform),
+        "results": Results(
+            runs=runs, summary=summaries, mean_maps=mean_maps, uniform=uniform, uniform_side=uniform_side
+        ),
     }
