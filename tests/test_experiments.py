@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from convbook.lab import experiments, results, stats
 from convbook.lab.experiments import __main__ as cli
@@ -185,6 +186,24 @@ def test_a_quick_result_is_no_reference(monkeypatch, tmp_path):
     monkeypatch.setattr(results, "RESULTS_DIR", tmp_path)
     with pytest.raises(ValueError, match="was made with --quick; rerun without it"):
         load_reference("ch1_timing")
+
+
+# ---- the shared protocol of separable_accuracy (separable_trained_fit and pointwise_cheap_depth use it too)
+
+
+def test_separable_accuracy_draws_data_per_seed_and_judges_the_plateau_on_the_training_loss():
+    from convbook.lab.experiments import separable_accuracy as sa
+
+    shared, s0, s1 = (sa.data("hard", 8, 4, seed=s)[0][0] for s in (None, 0, 1))
+    assert sa.data_seeds(None) == sa.DATA_SEEDS and sa.data_seeds(3) == (sa.DATA_SEED_BASE + 6, sa.DATA_SEED_BASE + 7)
+    assert not np.array_equal(shared, s0) and not np.array_equal(s0, s1)  # each seed its own draw
+    flat = [{"train_loss": 0.3 + 0.001 * (i % 2)} for i in range(10)]
+    falling = [{"train_loss": 1.0 - 0.02 * i} for i in range(10)]  # 0.1 nats lower per 5 epochs
+    assert sa.plateaued(flat) and not sa.plateaued(falling) and not sa.plateaued(flat[:9])
+    no_relu, mobilenet = sa.build("separable_no_relu"), sa.build("separable")
+    relus = [sum(isinstance(m, torch.nn.ReLU) for m in net.modules()) for net in (no_relu, mobilenet)]
+    batch_norms = [sum(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules()) for net in (no_relu, mobilenet)]
+    assert relus == [3, 5] and batch_norms == [5, 5]  # only the ReLU between the two steps is gone
 
 
 # ---- every experiment and every stored file

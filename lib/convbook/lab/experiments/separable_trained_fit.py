@@ -6,9 +6,12 @@ worst case: their ``C_out x k^2`` slices have singular values of similar size.
 This experiment fits the kernels of *trained* networks: the book's standard
 small CNN (``convbook.nets.small_cnn.small_cnn(False)``: 3x3 layers 1 -> 16, 16 -> 32
 and 32 -> 64 channels, each followed by batch norm and a ReLU), trained on the
-shapes task with the protocol of ``separable_accuracy`` ("converged": Adam,
-3e-3, batches of 64, 30 epochs with a cosine schedule, one CPU thread,
-deterministic), from every seed in ``SEEDS`` and on both tasks.
+shapes task with the protocol of ``separable_accuracy`` (each seed with its own
+data draw; Adam at the constant learning rate that experiment chose for the
+standard network on the task, batches of 64, 40 epochs, one CPU thread,
+deterministic; the final training loss and the plateau criterion of
+``separable_accuracy.plateaued`` recorded per run), from every seed in ``SEEDS``
+and on both tasks.
 
 For every 3x3 layer it records the relative error ``||W - W_fit|| / ||W||`` of
 the best fit with depth multiplier ``K = 1 .. 9``:
@@ -30,14 +33,21 @@ import torch
 
 from convbook.lab.experiments.separable_accuracy import (
     BATCH,
+    EPOCHS,
     LR,
-    PROTOCOLS,
+    PLATEAU_DROP,
+    PLATEAU_WINDOW,
     TASKS,
+    Plateau,
     Task,
     data,
+    data_seeds,
     map_runs,
+    mean_loss,
+    plateaued,
     workers,
 )
+from convbook.lab.results import load_reference
 from convbook.lab.stats import summary
 from convbook.lab.timing import fixed_threads
 from convbook.lab.typed import Summary
@@ -47,9 +57,10 @@ from convbook.separable import relative_fit_error
 
 DESCRIPTION = (
     "separable/03: best separable fit (K = 1..9) of the 3x3 kernels of the small standard CNN at initialisation "
-    "and after training to convergence on both shapes tasks (5 seeds), raw and with batch norm folded in"
+    "and after training on both shapes tasks (5 seeds with their own data, constant learning rate until the training "
+    "loss plateaus), raw and with batch norm folded in"
 )
-RESULT_VERSION = 1
+RESULT_VERSION = 2
 
 SEEDS = (0, 1, 2, 3, 4)
 RANDOM_SEEDS = tuple(range(100, 110))
@@ -62,8 +73,10 @@ class TrainingProtocol:
     epochs: int
     schedule: str
     optimizer: str
-    lr: float
+    lr: dict[str, float]  # task -> the rate separable_accuracy chose for the standard network
     batch_size: int
+    plateau: Plateau
+    data_seeds: str
 
 
 @dataclass(frozen=True)
@@ -87,8 +100,11 @@ class Run:
 
     task: str
     seed: int
+    lr: float
     train_accuracy: float
     test_accuracy: float
+    train_loss: float  # final: whole training set, eval mode
+    plateaued: bool
     init: dict[str, list[float]]
     trained: dict[str, list[float]]
     trained_folded: dict[str, list[float]]  # batch norm folded into the kernel
@@ -106,6 +122,8 @@ class Fit:
 class Accuracy:
     train: Summary
     test: Summary
+    train_loss: Summary  # final, eval mode
+    plateaued: int  # runs whose training loss plateaued
 
 
 @dataclass(frozen=True)
@@ -133,25 +151,40 @@ def fit_errors(w: np.ndarray) -> list[float]:
     return [relative_fit_error(w, depth_multiplier=k) for k in MULTIPLIERS]
 
 
-def train_and_fit(task: str, seed: int, epochs: int | None = None, n_train: int | None = None) -> Run:
-    """Train ``small_cnn(False)`` from ``seed`` on ``task`` as the reference does; fit its kernels before and after."""
-    p = PROTOCOLS["converged"]
-    epochs = p["epochs"] if epochs is None else epochs
-    train, test = data(task) if n_train is None else data(task, n_train, max(32, n_train // 2))
+def chosen_lr(task: str) -> float:
+    """The learning rate ``separable_accuracy`` chose for the standard network on ``task`` (its stored reference)."""
+    return load_reference("separable_accuracy").results.learning_rates[task]["standard"].chosen
+
+
+def train_and_fit(
+    task: str, seed: int, epochs: int | None = None, n_train: int | None = None, lr: float | None = None
+) -> Run:
+    """Train ``small_cnn(False)`` from ``seed`` on ``task`` as the reference does; fit its kernels before and after.
+
+    ``lr`` defaults to :func:`chosen_lr`; the data are seed ``seed``'s own draw.
+    """
+    epochs = EPOCHS if epochs is None else epochs
+    lr = chosen_lr(task) if lr is None else lr
+    sizes = () if n_train is None else (n_train, max(32, n_train // 2))
+    train, test = data(task, *sizes, seed=seed)
     with fixed_threads(1):
         with deterministic(seed):
             model = small_cnn(False)
         before = {name: fit_errors(raw) for name, (raw, _) in kernels(model).items()}
         r = train_classifier(
-            model, train, test, epochs=epochs, batch_size=BATCH, lr=LR, seed=seed, device=torch.device("cpu"),
-            schedule=p["schedule"],
+            model, train, test, epochs=epochs, batch_size=BATCH, lr=lr, seed=seed, device=torch.device("cpu"),
+            schedule="constant",
         )  # fmt: skip
+        final_loss = mean_loss(model, *train)
     after = kernels(model)
     return Run(
         task=task,
         seed=seed,
+        lr=lr,
         train_accuracy=r.train_accuracy,
         test_accuracy=r.test_accuracy,
+        train_loss=final_loss,
+        plateaued=plateaued(r.history),
         init=before,
         trained={name: fit_errors(raw) for name, (raw, _) in after.items()},
         trained_folded={name: fit_errors(folded) for name, (_, folded) in after.items()},
@@ -177,8 +210,9 @@ def _fit(errors: list[list[float]]) -> Fit:
 def run(quick: bool = False) -> dict:
     seeds = SEEDS[:2] if quick else SEEDS
     tasks = ("hard",) if quick else tuple(TASKS)
-    epochs, n_train = (1, 96) if quick else (PROTOCOLS["converged"]["epochs"], None)
-    jobs = [(t, s, epochs, n_train) for t in tasks for s in seeds]
+    epochs, n_train = (1, 96) if quick else (EPOCHS, None)
+    lrs = {t: LR if quick else chosen_lr(t) for t in tasks}
+    jobs = [(t, s, epochs, n_train, lrs[t]) for t in tasks for s in seeds]
     n_workers = workers(quick)
     runs = list(map_runs(_job, jobs, n_workers, Run))
     shapes = {name: tuple(unit[0].weight.shape) for name, unit in zip(LAYERS, small_cnn(False)[0])}
@@ -194,6 +228,8 @@ def run(quick: bool = False) -> dict:
         task: Accuracy(
             train=summary([r.train_accuracy for r in runs if r.task == task]),
             test=summary([r.test_accuracy for r in runs if r.task == task]),
+            train_loss=summary([r.train_loss for r in runs if r.task == task]),
+            plateaued=sum(r.plateaued for r in runs if r.task == task),
         )
         for task in tasks
     }
@@ -201,7 +237,15 @@ def run(quick: bool = False) -> dict:
         "model": "small_cnn(False)",
         "layers": {name: list(shapes[name]) for name in LAYERS},
         "tasks": {t: {"noise": TASKS[t]} for t in tasks},
-        "protocol": {**PROTOCOLS["converged"], "epochs": epochs, "optimizer": "Adam", "lr": LR, "batch_size": BATCH},
+        "protocol": {
+            "epochs": epochs,
+            "schedule": "constant",
+            "optimizer": "Adam",
+            "lr": lrs,
+            "batch_size": BATCH,
+            "plateau": {"window": PLATEAU_WINDOW, "drop": PLATEAU_DROP},
+            "data_seeds": f"seed s: make_shapes seeds {data_seeds(0)[0]} + 2 s (training), {data_seeds(0)[1]} + 2 s",
+        },
         "n_train": n_train or "as separable_accuracy",
         "multipliers": list(MULTIPLIERS),
         "random_seeds": list(RANDOM_SEEDS[:2] if quick else RANDOM_SEEDS),
