@@ -660,3 +660,37 @@ def test_grading_seed(tmp_path, monkeypatch):
     assert check_api.grading_seed() == 4242
     monkeypatch.setenv("CONVBOOK_HIDDEN_SEED", "7")
     assert check_api.grading_seed() == 7
+
+
+@pytest.mark.parametrize(
+    "check, right, own",
+    [
+        (separable.mobilenet_multipliers, mobilenet_ratios, [(0.5, 224), (1.0, 160), (0.75, 192), (0.25, 128)]),
+        (separable.inverted_residual_macs, inverted_residual_macs, [(24, 24, 56, 6, 1)]),
+    ],
+    ids=["mobilenet_multipliers", "inverted_residual_macs"],
+)
+def test_the_exercise_own_cases_feedback_gives_no_answer_away(check, right, own):
+    """sep-ex-10, 11: a wrong answer on a case the exercise asks about shows neither the expected value nor the
+    size of the error (from which the expected value follows); a wrong answer elsewhere still shows both."""
+    for case in own:
+        expected = right(*case)
+        for wrong_value in ((1, 1), (0.5, 0.5)) if check is separable.mobilenet_multipliers else (1, 0):
+
+            def wrong(*args, case=case, wrong_value=wrong_value):
+                return wrong_value if args == case else right(*args)
+
+            text = str(check(wrong))
+            assert text.startswith("FAIL") and str(case) in text, text
+            assert "expected" not in text.split("hint:")[0].replace("expected value is not shown", ""), text
+            assert "error" not in text, text
+            for value in np.atleast_1d(expected):
+                for shown in (
+                    f"{value}",
+                    f"{value:.3g}",
+                    f"{value:.6g}",
+                    f"{value:,}" if isinstance(value, int) else "",
+                ):
+                    assert not shown or shown not in text.split(str(case), 1)[1], (shown, text)
+    # the first case is not the exercise's: a function that returns a constant sees a value it may compare with
+    assert "expected" in check(lambda *args: 1).message or "largest error" in check(lambda *args: 1).message

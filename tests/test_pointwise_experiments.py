@@ -30,6 +30,43 @@ def test_data_is_the_separable_chapters_task():
     assert np.array_equal(xtr, make_shapes(20, size=16, seed=1, noise=0.5)[0])
 
 
+def test_each_seed_draws_its_own_data():
+    (xtr, ytr), (xte, _) = cheap.data("hard", 3, 20, 10)
+    (_, _), (xva, _) = cheap.data("hard", 3, 20, 10, held_out="validation")
+    (xtr4, _), _ = cheap.data("hard", 4, 20, 10)
+    from convbook.lab.datasets import make_shapes
+
+    assert np.array_equal(xtr, make_shapes(20, size=16, seed=cheap.TRAIN_SEED + 3, noise=0.5)[0])
+    assert not np.array_equal(xtr, xtr4), "another seed, another training set"
+    assert not np.array_equal(xte, xva) and not np.array_equal(xtr[:10], xte), "test, validation, training differ"
+    assert set(cheap.SELECTION_SEEDS).isdisjoint(cheap.SEEDS), "the learning rate is chosen on seeds of its own"
+    with pytest.raises(ValueError, match="held_out"):
+        cheap.data("hard", 0, held_out="train")
+
+
+def test_learning_rate_selection_rule():
+    grid = [
+        {"model": "m", "lr": lr, "seed": s, "test_accuracy": acc, "train_loss": loss}
+        for lr, acc, loss in ((0.1, 0.80, 0.3), (0.2, 0.90, 0.2), (0.3, 0.90, 0.1))
+        for s in (0, 1)
+    ]
+    chosen = cheap.select(grid, ["m"], (0.1, 0.2, 0.3))
+    assert chosen["chosen"]["m"] == 0.3, "best validation accuracy; a tie goes to the lower training loss"
+    assert chosen["validation_accuracy"]["m"]["0.1"] == pytest.approx(0.8)
+
+
+def test_the_stored_runs_follow_the_protocol():
+    from convbook.lab.results import load_reference
+
+    ref = load_reference("pointwise_cheap_depth")
+    res, limit = ref.results, ref.settings.converged_loss
+    assert all(r.lr == res.selection.chosen[r.model] and r.epochs == cheap.EPOCHS[r.model] for r in res.runs)
+    for task, models in res.summary.items():
+        for m, s in models.items():
+            losses = [r.train_loss for r in res.runs if r.task == task and r.model == m]
+            assert s.converged == sum(v < limit for v in losses) and s.train_loss.n == len(cheap.SEEDS)
+
+
 def test_welch_interval():
     a, b = [1.0, 2.0, 3.0, 4.0, 5.0], [0.0, 1.0, 2.0, 3.0, 4.0]
     w = welch(a, b)

@@ -9,6 +9,8 @@ library's counter; like every check, they return a :class:`~convbook.course.chec
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from convbook import costs as _costs
@@ -20,6 +22,7 @@ from convbook.course.check import (
     as_array,
     as_number,
     compare,
+    describe_case,
     never_raises,
 )
 from convbook.nets import architectures as _architectures
@@ -35,6 +38,36 @@ def _label(seed):
 
 def _close(value, target) -> bool:
     return bool(np.isclose(value, target, rtol=1e-6, atol=0))
+
+
+_WITHHELD = (
+    "not the right value (the expected value is not shown for the cases the exercise itself asks about, so that the "
+    "feedback does not give the answer away)"
+)
+
+
+def _reveals(detail: str) -> bool:
+    """Whether a difference's text shows the expected value, or an error from which it follows."""
+    return "largest error" in detail or re.search(r"expected -?\d", detail) is not None
+
+
+def _compare_withholding(name, student_fn, reference_fn, specs, own, **options) -> CheckResult:
+    """:func:`compare`, case by case, except that a wrong value on a case for which ``own(spec)`` holds (one the
+    exercise asks about, or one whose answer gives the exercise's away) is reported without the expected value or
+    the size of the error; the diagnosis of a typical mistake and the hint are kept."""
+    label = options.pop("label", "")
+    for number, spec in enumerate(specs, start=1):
+        result = compare(name, student_fn, reference_fn, [(spec, {})], **options)
+        if result.passed:
+            continue
+        prefix = f"case 1 {describe_case(spec, {})}: "
+        if not result.message.startswith(prefix):  # not implemented, or not a function: no case to name
+            return result
+        detail = result.message[len(prefix) :]
+        if own(spec) and _reveals(detail):
+            detail = _WITHHELD
+        return CheckResult(name, False, f"case {number} {describe_case(spec, {})}: {detail}", result.hint)
+    return CheckResult(name, True, f"all {len(specs)} cases match" + (f" {label}" if label else ""))
 
 
 # --------------------------------------------------------------------------- sep-ex-8: the roofline bound
@@ -226,23 +259,31 @@ def _multiplier_diagnosis(args, kwargs, got):
     return None
 
 
+def _exercise_multiplier(spec) -> bool:
+    """The exercise asks for alpha = 0.75, 0.5, 0.25 and input sides 192, 160, 128; the weights ratio does not
+    depend on the side, so any case with one of those widths gives an answer away, as does one with those sides."""
+    alpha, resolution = spec
+    return alpha in (0.75, 0.5, 0.25) or resolution in (192, 160, 128)
+
+
 @never_raises
 def mobilenet_multipliers(student_fn, *, seed: int | None = None) -> CheckResult:
     """Check ``student_fn(alpha, resolution)``: MobileNet v1's (weights, multiply-adds) at width multiplier
     ``alpha`` and input side ``resolution``, each divided by its value at ``alpha = 1``, 224x224."""
     if seed is None:
-        specs = [(0.5, 224), (1.0, 160), (0.75, 192), (0.25, 128), (0.35, 97)]
+        specs = [(0.35, 97), (0.5, 224), (1.0, 160), (0.75, 192), (0.25, 128)]  # a case of its own first
     else:
         rng = _rng(seed)
         specs = [
             (float(rng.choice([0.25, 0.35, 0.5, 0.6, 0.75, 0.9, 1.3, 1.4])), int(rng.integers(32, 321)))
             for _ in range(6)
         ]
-    return compare(
+    return _compare_withholding(
         "mobilenet_multipliers",
         student_fn,
         _ratios,
-        [(spec, {}) for spec in specs],
+        specs,
+        _exercise_multiplier,
         hint="walk through the architecture table layer by layer, with the feature-map side after each stride "
         "(separable chapter, section 6)",
         diagnose=_multiplier_diagnosis,
@@ -282,13 +323,20 @@ def _residual_diagnosis(args, kwargs, got):
     return None
 
 
+def _exercise_block(spec) -> bool:
+    """The exercise's setting: as many channels out as in, stride 1, an expansion (its example: 24, 24, 56, 6, 1).
+    The count of such a block gives the depthwise share and the ratio to MobileNet v1's block away."""
+    c_in, c_out, _, t, stride = spec
+    return c_in == c_out and stride == 1 and t > 1
+
+
 @never_raises
 def inverted_residual_macs(student_fn, *, seed: int | None = None) -> CheckResult:
     """Check ``student_fn(c_in, c_out, size, t, stride)``: the multiply-adds per image of MobileNetV2's block
     (1x1 expansion to ``t c_in`` channels, absent when ``t == 1``; 3x3 depthwise with the stride and padding 1;
     linear 1x1 projection to ``c_out``)."""
     if seed is None:
-        specs = [(24, 24, 56, 6, 1), (16, 24, 112, 6, 2), (32, 16, 14, 1, 1), (7, 9, 13, 3, 2)]
+        specs = [(7, 9, 13, 3, 2), (16, 24, 112, 6, 2), (32, 16, 14, 1, 1), (24, 24, 56, 6, 1)]  # the example last
     else:
         rng = _rng(seed)
         specs = [
@@ -301,11 +349,12 @@ def inverted_residual_macs(student_fn, *, seed: int | None = None) -> CheckResul
             )
             for _ in range(8)
         ]
-    return compare(
+    return _compare_withholding(
         "inverted_residual_macs",
         student_fn,
         _reference.inverted_residual_macs,
-        [(spec, {}) for spec in specs],
+        specs,
+        _exercise_block,
         hint="count each of the three layers on the feature map it works on, then add them "
         "(separable chapter, section 6a)",
         diagnose=_residual_diagnosis,
