@@ -299,6 +299,16 @@ def number_difference(got, expected, strict_int: bool = True, floor: str = "floa
     return f"got {value:.6g}, expected {expected:.6g} ({label})"
 
 
+def not_answered(name: str, given: dict) -> CheckResult | None:
+    """The failing result for answers typed by hand that are still ``None`` (all or some), else ``None``."""
+    missing = [k for k, v in given.items() if v is None]
+    if len(missing) == len(given):
+        return CheckResult(name, False, "not answered yet: replace the None values with your answers", "")
+    if missing:
+        return CheckResult(name, False, f"not answered yet: {', '.join(missing)} still None", "")
+    return None
+
+
 def compare_values(name: str, given: dict, expected: dict, diagnose=None, hint: str = "") -> CheckResult:
     """Check answers typed by hand: ``given`` and ``expected`` map an answer's name to its value.
 
@@ -306,11 +316,9 @@ def compare_values(name: str, given: dict, expected: dict, diagnose=None, hint: 
     named, without the expected value, and ``diagnose(name, value)`` may add
     what the mistake looks like.
     """
-    missing = [k for k, v in given.items() if v is None]
-    if len(missing) == len(given):
-        return CheckResult(name, False, "not answered yet: replace the None values with your answers", "")
-    if missing:
-        return CheckResult(name, False, f"not answered yet: {', '.join(missing)} still None", "")
+    unanswered = not_answered(name, given)
+    if unanswered is not None:
+        return unanswered
     wrong, notes = [], []
     for key, value in given.items():
         try:

@@ -24,6 +24,7 @@ from convbook.course.check import (
     compare,
     describe_case,
     never_raises,
+    not_answered,
 )
 from convbook.nets import architectures as _architectures
 
@@ -145,11 +146,9 @@ def depthwise_roofline(student_fn, *, seed: int | None = None) -> CheckResult:
 
 def _typed(name: str, given: dict, expected: dict, diagnose, hint: str) -> CheckResult:
     """Answers typed by hand: whole numbers exactly, fractions within 1 %; feedback never shows the expected value."""
-    missing = [k for k, v in given.items() if v is None]
-    if len(missing) == len(given):
-        return CheckResult(name, False, "not answered yet: replace the None values with your answers", "")
-    if missing:
-        return CheckResult(name, False, f"not answered yet: {', '.join(missing)} still None", "")
+    unanswered = not_answered(name, given)
+    if unanswered is not None:
+        return unanswered
     wrong, notes = [], []
     for key, value in given.items():
         try:
