@@ -137,7 +137,8 @@ def scaling_row(axes, curves, names: dict):
         c = curves[key]
         for impl, (marker, color) in _STYLE.items():
             ax.plot(c.values, c.median_ms[impl], marker=marker, color=color, label=names[impl])
-        ax.set(xlabel=xlabel, title=title, xscale="log", yscale="log")
+        ax.set(xlabel=xlabel, title=title)
+        plain_log_axes(ax, "y")  # plain 1-2-5 tick labels: a panel can span less than one decade
         ax.set_xticks(c.values, [str(v) for v in c.values])
         ax.xaxis.set_minor_locator(NullLocator())
     ax = axes[3]
@@ -145,7 +146,8 @@ def scaling_row(axes, curves, names: dict):
         for kind, ls in (("standard", "-"), ("depthwise", "--")):
             c = curves[kind]
             ax.plot(c.values, c.median_ms[impl], marker=marker, ls=ls, color=color, label=f"{kind}, {impl}")
-    ax.set(xlabel="channels C", title="standard (solid), depthwise (dashed)", xscale="log", yscale="log")
+    ax.set(xlabel="channels C", title="standard (solid), depthwise (dashed)")
+    plain_log_axes(ax, "y")
     ax.set_xticks(curves["depthwise"].values, [str(v) for v in curves["depthwise"].values])
     ax.xaxis.set_minor_locator(NullLocator())
     axes[0].set_ylabel("forward time (ms, median)")
