@@ -18,7 +18,17 @@ import types
 import typing
 from typing import Any, Union
 
-__all__ = ["AccuracyCurves", "Curve", "Difference", "Summary", "Threads", "from_json", "to_json"]
+__all__ = [
+    "AccuracyCurves",
+    "Curve",
+    "Difference",
+    "LearningCurves",
+    "Summary",
+    "Threads",
+    "TrainTest",
+    "from_json",
+    "to_json",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +59,23 @@ class Curve:
     epoch: list[int]
     mean: list[float]
     sd: list[float]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainTest:
+    """One metric over seeds on the training and on the test data (a baseline's accuracy, for example)."""
+
+    train: Summary
+    test: Summary
+
+
+@dataclasses.dataclass(frozen=True)
+class LearningCurves:
+    """Over runs: the training loss at every epoch, training and test accuracy at every evaluated epoch."""
+
+    train_loss: Curve
+    train_accuracy: Curve
+    test_accuracy: Curve
 
 
 @dataclasses.dataclass(frozen=True)

@@ -66,7 +66,7 @@ from convbook.lab.experiments.separable_accuracy import (
 )
 from convbook.lab.stats import learning_curve, summary, welch
 from convbook.lab.timing import fixed_threads
-from convbook.lab.typed import Curve, Difference, Summary
+from convbook.lab.typed import Difference, LearningCurves, Summary, TrainTest
 from convbook.nets.profiler import profile
 from convbook.nets.small_cnn import SmallCNN
 from convbook.nets.training import count_params, deterministic, train_classifier
@@ -186,31 +186,14 @@ class RunSummary:
 
 
 @dataclass(frozen=True)
-class Curves:
-    """Over seeds, at every evaluated epoch: training and test accuracy; the training loss at every epoch."""
-
-    train_accuracy: Curve
-    test_accuracy: Curve
-    train_loss: Curve
-
-
-@dataclass(frozen=True)
-class MajoritySummary:
-    """Always the most frequent training class of each seed's draw: its accuracies over the seeds."""
-
-    train: Summary
-    test: Summary
-
-
-@dataclass(frozen=True)
 class Results:
     selection: Selection
     grid: list[GridRun]
     runs: list[Run]
     costs: dict[str, Cost]  # model name ->
     summary: dict[str, dict[str, RunSummary]]  # task -> model name -> over seeds
-    curves: dict[str, dict[str, Curves]]  # task -> model name -> learning curves
-    majority: dict[str, MajoritySummary]  # task ->
+    curves: dict[str, dict[str, LearningCurves]]  # task -> model name -> learning curves
+    majority: dict[str, TrainTest]  # task ->
     differences: dict[str, dict[str, Difference]]  # task -> 'nin-plain' -> test accuracy, first minus second
 
 
@@ -327,7 +310,7 @@ def select(grid: list[dict], models, lrs) -> dict:
     return {"validation_accuracy": acc, "train_loss": loss, "chosen": chosen}
 
 
-def majority(task: str, seeds, n_train: int, n_test: int) -> MajoritySummary:
+def majority(task: str, seeds, n_train: int, n_test: int) -> TrainTest:
     """Always the most frequent training class of each seed's draw: training and test accuracy over the seeds."""
     train, test = [], []
     for s in seeds:
@@ -335,7 +318,7 @@ def majority(task: str, seeds, n_train: int, n_test: int) -> MajoritySummary:
         label = int(np.bincount(ytr).argmax())
         train.append(float(np.mean(ytr == label)))
         test.append(float(np.mean(yte == label)))
-    return MajoritySummary(train=summary(train), test=summary(test))
+    return TrainTest(train=summary(train), test=summary(test))
 
 
 def run(quick: bool = False) -> dict:
@@ -392,7 +375,7 @@ def run(quick: bool = False) -> dict:
             for m, rs in by_model.items()
         }
         results["curves"][task] = {
-            m: Curves(*(learning_curve(rs, k) for k in ("train_accuracy", "test_accuracy", "train_loss")))
+            m: LearningCurves(**{k: learning_curve(rs, k) for k in ("train_loss", "train_accuracy", "test_accuracy")})
             for m, rs in by_model.items()
         }
         test = {m: [r["test_accuracy"] for r in rs] for m, rs in by_model.items()}

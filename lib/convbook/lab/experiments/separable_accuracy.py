@@ -56,7 +56,7 @@ from convbook.lab.datasets import make_shapes
 from convbook.lab.fresh import map_fresh
 from convbook.lab.stats import learning_curve, summary, welch
 from convbook.lab.timing import fixed_threads
-from convbook.lab.typed import Curve, Difference, Summary, from_json, to_json
+from convbook.lab.typed import Difference, LearningCurves, Summary, TrainTest, from_json, to_json
 from convbook.nets.profiler import profile
 from convbook.nets.small_cnn import small_cnn
 from convbook.nets.training import count_params, deterministic, evaluating, train_classifier
@@ -304,28 +304,15 @@ class RunSummary:
 
 
 @dataclass(frozen=True)
-class Curves:
-    train_loss: Curve  # every epoch
-    train_accuracy: Curve
-    test_accuracy: Curve
-
-
-@dataclass(frozen=True)
-class Baseline:
-    train: Summary
-    test: Summary
-
-
-@dataclass(frozen=True)
 class Results:
     runs: list[Run]  # the reported runs, at the chosen rate
     selection: list[Run]  # the learning-rate grid, from the selection seeds
     learning_rates: dict[str, dict[str, LearningRate]]  # task -> model ->
     costs: dict[str, Cost]  # model name ->
-    majority: dict[str, Baseline]  # task -> over the seeds' draws
+    majority: dict[str, TrainTest]  # task -> over the seeds' draws
     summary: dict[str, dict[str, RunSummary]]  # 'hard/converged' -> model name -> over seeds
     plateaued: dict[str, dict[str, int]]  # task -> model -> reported runs that plateaued
-    curves: dict[str, dict[str, Curves]]  # task -> model name -> learning curves
+    curves: dict[str, dict[str, LearningCurves]]  # task -> model name -> learning curves
     differences: dict[str, dict[str, Difference]]  # 'hard/converged' -> 'standard-separable' -> test accuracy
     loss_differences: dict[str, dict[str, Difference]]  # task -> 'standard-separable' -> final training loss
 
@@ -425,13 +412,13 @@ def run(quick: bool = False) -> dict:
     }  # fmt: skip
     for task in tasks:
         maj = [majority_baseline(task, n_train, n_test, s) for s in seeds]
-        results["majority"][task] = Baseline(
+        results["majority"][task] = TrainTest(
             train=summary([b.train_accuracy for b in maj]), test=summary([b.test_accuracy for b in maj])
         )
         by_model = {m: [r for r in runs if r.task == task and r.model == m] for m in models}
         results["plateaued"][task] = {m: sum(r.plateaued for r in rs) for m, rs in by_model.items()}
         results["curves"][task] = {
-            m: Curves(*(learning_curve(rs, k) for k in ("train_loss", "train_accuracy", "test_accuracy")))
+            m: LearningCurves(**{k: learning_curve(rs, k) for k in ("train_loss", "train_accuracy", "test_accuracy")})
             for m, rs in by_model.items()
         }
         loss = {m: [r.train_loss for r in rs] for m, rs in by_model.items()}
