@@ -19,6 +19,21 @@ import nbformat
 from nbclient import NotebookClient
 
 
+def _keep_edits_made_meanwhile(executed, on_disk, path: Path) -> None:
+    """Carry over cell metadata (tags, image options) that changed on disk while the notebook ran.
+
+    Refuses to write when a cell's source changed on disk meanwhile: the run would overwrite that edit.
+    """
+    disk = {c.get("id"): c for c in on_disk.cells}
+    for cell in executed.cells:
+        other = disk.get(cell.get("id"))
+        if other is None:
+            continue
+        if other.source != cell.source:
+            raise RuntimeError(f"{path}: cell {cell.get('id')} was edited while it ran; run it again")
+        cell.metadata = other.metadata
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m convbook.course execute", description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="+", type=Path)
@@ -33,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         start = time.perf_counter()
         client.execute(env=env)
+        _keep_edits_made_meanwhile(nb, nbformat.read(path, as_version=4), path)
         nbformat.write(nb, path)
         print(f"{path}: executed in {time.perf_counter() - start:.1f} s")
     return 0

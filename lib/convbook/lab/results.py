@@ -35,6 +35,9 @@ or the part of the file name after the experiment's name, such as ``cpu-1thread`
   dataclasses, or plain JSON in their layout) and optionally ``ceilings`` (what
   :func:`convbook.lab.machine.ceilings` measured, kept in the provenance). ``quick=True`` is a smoke run of
   seconds (the tests call it), never stored as a reference;
+* optionally ``PROCESSES`` (an int, at least 3): the experiment times code, so the command runs ``run()`` once in
+  each of that many fresh processes and stores every process's results as ``replicates`` beside their combination
+  in ``results`` (:mod:`convbook.lab.replicate`; a ``quick`` run stays one run in this process);
 * optionally ``add_arguments(parser)`` (its own command-line options, passed to ``run`` by keyword) and
   ``variant(**options) -> str | None`` (which variant file those options make), and ``report(ref) -> str``
   (a text summary the command prints after the run).
@@ -57,6 +60,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from convbook.lab import experiments, machine
+from convbook.lab.replicate import MIN_PROCESSES, combine, combine_kept, run_processes
 from convbook.lab.timing import thread_settings
 from convbook.lab.typed import Threads, from_json, to_json
 
@@ -157,6 +161,7 @@ class Reference(Generic[S, R]):
     wall_seconds: float | None
     settings: S
     results: R
+    replicates: list[R] | None = None
 
 
 _ENVELOPE = tuple(f.name for f in dataclasses.fields(Reference))
@@ -250,14 +255,19 @@ def run_experiment(name: str, quick: bool = False, command: str | None = None, *
     """Run experiment ``name`` (with its keyword ``options``) and return its typed result with provenance."""
     module = _types(name)
     load_before, start = machine.load_average(), datetime.now(timezone.utc)
-    body = module.run(quick=quick, **options)
+    bodies = run_processes(module, quick, options)
     allowed = {"settings", "results", "ceilings"}
-    if not isinstance(body, dict) or not {"settings", "results"} <= body.keys() or body.keys() - allowed:
-        got = sorted(body) if isinstance(body, dict) else type(body).__name__
-        raise ValueError(
-            f"run_experiment: {name}.run() must return a dict of settings, results (and ceilings); got {got}"
-        )
+    for body in bodies:
+        if not isinstance(body, dict) or not {"settings", "results"} <= body.keys() or body.keys() - allowed:
+            got = sorted(body) if isinstance(body, dict) else type(body).__name__
+            raise ValueError(
+                f"run_experiment: {name}.run() must return a dict of settings, results (and ceilings); got {got}"
+            )
+    if any(b["settings"] != bodies[0]["settings"] for b in bodies[1:]):
+        raise ValueError(f"run_experiment: {name}.run() returned different settings in different processes")
+    ceilings = [b["ceilings"] for b in bodies if b.get("ceilings") is not None]
     variant = module.variant(**options) if hasattr(module, "variant") else None
+    replicated = hasattr(module, "PROCESSES") and module.PROCESSES > 1
     data = {
         "schema": SCHEMA,
         "name": name,
@@ -265,10 +275,13 @@ def run_experiment(name: str, quick: bool = False, command: str | None = None, *
         "description": module.DESCRIPTION,
         "result_version": module.RESULT_VERSION,
         "quick": bool(quick),
-        "provenance": provenance(command or command_line(name, quick, **options), load_before, body.get("ceilings")),
+        "provenance": provenance(
+            command or command_line(name, quick, **options), load_before, combine(ceilings) if ceilings else None
+        ),
         "wall_seconds": round((datetime.now(timezone.utc) - start).total_seconds(), 1),
-        "settings": body["settings"],
-        "results": body["results"],
+        "settings": bodies[0]["settings"],
+        "results": combine_kept([b["results"] for b in bodies], name),
+        "replicates": [b["results"] for b in bodies] if replicated else None,
     }
     return _typed(to_json(data), f"{name}")
 
@@ -279,7 +292,8 @@ def _typed(data: Any, where: str) -> Reference:
         raise ValueError(f"load: {where} must be a JSON object, got {type(data).__name__}")
     if data.get("schema") != SCHEMA:
         raise ValueError(f"load: {where} is not a {SCHEMA} file (schema={data.get('schema')!r})")
-    unknown, missing = sorted(data.keys() - set(_ENVELOPE)), [k for k in _ENVELOPE if k not in data]
+    optional = {"replicates"}  # absent in results that are not replicated (training: deterministic)
+    unknown, missing = sorted(data.keys() - set(_ENVELOPE)), [k for k in _ENVELOPE if k not in data.keys() | optional]
     if unknown or missing:
         raise ValueError(f"load: {where} has unknown keys {unknown} and lacks {missing} of the {SCHEMA} envelope")
     name = data["name"]
@@ -307,7 +321,21 @@ def _typed(data: Any, where: str) -> Reference:
         wall_seconds=from_json(float | None, data["wall_seconds"], f"{name}.wall_seconds"),
         settings=from_json(module.Settings, data["settings"], f"{name}.settings"),
         results=from_json(module.Results, data["results"], f"{name}.results"),
+        replicates=_replicates(module, data.get("replicates"), name, bool(data["quick"])),
     )
+
+
+def _replicates(module, data, name: str, quick: bool) -> list | None:
+    """The stored per-process results, typed; ``ValueError`` when a replicated experiment's file lacks them."""
+    wanted = getattr(module, "PROCESSES", 1)
+    if data is None:
+        if wanted > 1 and not quick:
+            raise ValueError(f"load: {name} declares PROCESSES = {wanted} but its file holds no replicates")
+        return None
+    values = from_json(list[module.Results], data, f"{name}.replicates")
+    if not quick and len(values) < min(wanted, MIN_PROCESSES):
+        raise ValueError(f"load: {name}.replicates holds {len(values)} processes; the protocol asks for {wanted}")
+    return values
 
 
 def save(result: Reference | dict, path: Path | str | None = None) -> Path:

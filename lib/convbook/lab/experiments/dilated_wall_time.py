@@ -95,7 +95,9 @@ NAMES = {
     "gather_output": "gather only: per output (stride d)",
     "gather_tap": "gather only: per tap (contiguous rows)",
 }
-RESULT_VERSION = 1
+RESULT_VERSION = 2
+#: Replicate processes per reference (convbook.lab.replicate): one process is one sample of a timing.
+PROCESSES = 3
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,9 @@ MODEL = {"classes": 256, "residual_channels": 32, "gate_channels": 32, "skip_cha
 N_NAIVE, N_CACHED = 16, 256
 REPEATS, WARMUP, THREADS = 12, 1, 1
 CHECK_SAMPLES = 64
-RESULT_VERSION = 1
+RESULT_VERSION = 2
+#: Replicate processes per reference (convbook.lab.replicate): one process is one sample of a timing.
+PROCESSES = 3
 
 
 @dataclass(frozen=True)

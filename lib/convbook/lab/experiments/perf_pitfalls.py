@@ -37,7 +37,9 @@ DESCRIPTION = (
 
 REPEATS = 21
 SEED = 0
-RESULT_VERSION = 1
+RESULT_VERSION = 2
+#: Replicate processes per reference (convbook.lab.replicate): one process is one sample of a timing.
+PROCESSES = 3
 
 
 @dataclass(frozen=True)

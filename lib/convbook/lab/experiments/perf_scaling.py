@@ -63,7 +63,9 @@ REPEATS = 21
 WARMUP = 2
 THREADS = 1
 SEED = 0
-RESULT_VERSION = 1
+RESULT_VERSION = 2
+#: Replicate processes per reference (convbook.lab.replicate): one process is one sample of a timing.
+PROCESSES = 3
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,9 @@ DESCRIPTION = (
 RESOLUTION, BATCH, THREADS = 224, 1, 1
 LAYOUTS = ("nchw", "channels_last")
 REPEATS, WARMUP = 15, 2
-RESULT_VERSION = 1
+RESULT_VERSION = 2
+#: Replicate processes per reference (convbook.lab.replicate): one process is one sample of a timing.
+PROCESSES = 3
 
 
 @dataclass(frozen=True)
