@@ -12,12 +12,14 @@ STAMP  := $(VENV)/.installed
 NB_DIRS := chapters
 XDIST  ?= -n 2
 
-.PHONY: help setup test test-lib test-fast test-notebooks lint build book lab serve bench experiments clean
+.PHONY: help setup doctor release test test-lib test-fast test-notebooks lint build book lab serve bench experiments clean
 
 help:
 	@echo "make book   - set up .venv and build the site into _build/html"
 	@echo "make test   - set up .venv, lint, run library tests, nbval over every notebook, build with -W"
 	@echo "make lab    - open the notebooks in JupyterLab"
+	@echo "make doctor - say in plain words what is wrong with this environment (Python, venv, versions, torch, threads)"
+	@echo "make release - check that the version is the same everywhere (and the tag, once made, on HEAD)"
 	@echo "make serve  - preview the built site on http://localhost:8000"
 	@echo "make bench  - benchmark convbook against torch"
 	@echo "make pdf    - the whole book as one PDF, offline: _build/pdf/convbook.pdf (checked after printing)"
@@ -26,14 +28,27 @@ help:
 	@echo "make student-site - the website without solutions in _build/student-book/_build/html (CLASS_REPO=URL)"
 	@echo "make assignments - nbgrader assignments from the book's notebooks in _build/course"
 	@echo "make grade ASSIGNMENT=a2-dilated SUBMISSIONS=DIR - autograde a folder of submissions, print the scores"
+	@echo "make feedback ASSIGNMENT=a2-dilated [OUT=DIR] - regenerate feedback after grading by hand (copies to OUT)"
 
-$(STAMP): requirements.txt pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+# The venv is made with $(PYTHON) only if it is new enough (lib/convbook/_release.py says what to install otherwise),
+# and an existing venv's Python is checked too.
+$(STAMP): requirements.txt pyproject.toml lib/convbook/_release.py
+	@test -x $(BIN)/python || { $(PYTHON) lib/convbook/_release.py && $(PYTHON) -m venv $(VENV); }
+	@$(BIN)/python lib/convbook/_release.py || { echo "$(VENV) was made with that Python: delete it (rm -rf $(VENV)) and run make again with PYTHON=python3.11" >&2; exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	@touch $(STAMP)
 
 setup: $(STAMP)
+
+# What is wrong with this environment, in plain words; it installs nothing (make setup does).
+doctor:
+	@test -x $(BIN)/python || { $(PYTHON) lib/convbook/_release.py; echo "PROBLEM  environment: there is no $(VENV) yet: run make setup" >&2; exit 1; }
+	$(BIN)/python lib/convbook/course/doctor.py
+
+# Refuse a release whose version differs anywhere (convbook.course.release); after it passes: git tag -a v<VERSION>.
+release: $(STAMP)
+	$(BIN)/python -m convbook.course release-check
 
 lint: $(STAMP)
 	$(BIN)/ruff check lib tests chapters
@@ -101,7 +116,7 @@ clean:
 # ---- course material and the site in a browser (issue 7)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: student test-site student-site test-student-site assignments grade
+.PHONY: student test-site student-site test-student-site assignments grade feedback
 
 student: $(STAMP)
 	$(BIN)/python -m convbook.course handout --out _build/student
@@ -121,10 +136,16 @@ assignments: $(STAMP)
 	$(BIN)/python -m convbook.course assignments --course _build/course
 
 # Grade one assignment: make grade ASSIGNMENT=a2-dilated SUBMISSIONS=path/with/one/folder/per/student
+# Refuses without bubblewrap; SANDBOX=copy grades in a throw-away copy WITHOUT isolation (convbook.course.grade).
 grade: $(STAMP)
 	@test -n "$(ASSIGNMENT)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade ASSIGNMENT=a2-dilated SUBMISSIONS=DIR" >&2; exit 1; }
 	@test -d _build/course/release/$(ASSIGNMENT) || $(MAKE) assignments
-	$(BIN)/python -m convbook.course grade $(ASSIGNMENT) $(SUBMISSIONS) --course _build/course --feedback
+	$(BIN)/python -m convbook.course grade $(ASSIGNMENT) $(SUBMISSIONS) --course _build/course --feedback --sandbox $(or $(SANDBOX),bwrap)
+
+# After grading the written answers in the formgrader: make feedback ASSIGNMENT=a2-dilated [OUT=dir/to/return]
+feedback: $(STAMP)
+	@test -n "$(ASSIGNMENT)" || { echo "usage: make feedback ASSIGNMENT=a2-dilated [OUT=DIR]" >&2; exit 1; }
+	$(BIN)/python -m convbook.course feedback $(ASSIGNMENT) --course _build/course $(if $(OUT),--out $(OUT))
 
 test-site: $(STAMP)
 	@test -x $(CHROMIUM) || { echo "make test-site: $(CHROMIUM) not found; install it with: sudo apt-get update && sudo apt-get install -y chromium" >&2; exit 1; }

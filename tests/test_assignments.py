@@ -1,4 +1,4 @@
-"""`make assignments`: nbgrader source notebooks made from the book's notebooks (fast; no nbgrader run here).
+"""`make assignments`: nbgrader source notebooks made from notebooks in the book's format (fast; no nbgrader run).
 
 tests/test_grading.py runs nbgrader itself on two of the assignments.
 """
@@ -19,11 +19,20 @@ from convbook.course.notebooks import book_notebooks, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = load_config(ROOT)
+#: The course's assignments are the term's graded variants (tests/test_course_graded.py); the book's own notebooks,
+#: each assignment's `practice:`, still go through the same pipeline with `notebooks:` (practice runs, and the
+#: grading tests), which these tests check.
+BOOK_CONFIG = dict(
+    CONFIG,
+    assignments={
+        name: {"title": spec["title"], "notebooks": spec["practice"]} for name, spec in CONFIG["assignments"].items()
+    },
+)
 
 
 @pytest.fixture(scope="module")
 def planned():
-    return ma.plan_assignments(CONFIG, ROOT)
+    return ma.plan_assignments(BOOK_CONFIG, ROOT)
 
 
 def test_split_points():
@@ -84,7 +93,8 @@ def test_nbgrader_source_of_a_synthetic_notebook():
     assert "assert _result" in meta["t-ex-1-test-1"].source and meta["t-ex-1-test-1"].metadata["nbgrader"]["locked"]
     hidden = meta["t-ex-1-hidden-1"].source
     assert "### BEGIN HIDDEN TESTS" in hidden and "chk.dilate_kernel(f, seed=_grading_seed())" in hidden
-    assert "exec('answer = 13'" in meta["t-ex-2-value"].source and "BEGIN HIDDEN TESTS" in meta["t-ex-2-value"].source
+    value = meta["t-ex-2-value"].source  # the book's answer, run in the grader, against the student's, part by part
+    assert "answer = 13" in value and "BEGIN HIDDEN TESTS" in value and "round(POINTS *" in value
     assert meta["t-ex-3-written"].cell_type == "markdown" and meta["t-ex-3-written"].source == "Because."
     assert [(i.grade_id, i.points) for i in plan.items] == [
         ("t-ex-1-test-1", 2),
@@ -103,7 +113,7 @@ def test_every_exercise_of_every_assignment_is_graded(planned):
         assert not plan.warnings, plan.warnings
         graded = {item.exercise for item in plan.items}
         for path in plan.notebooks:
-            book = ma.book_notebook(path, CONFIG, ROOT)
+            book = ma.book_notebook(path, BOOK_CONFIG, ROOT)
             labels = {e.label for e in find_exercises(book)}
             assert labels and labels <= graded, f"{path}: exercises without points: {labels - graded}"
         assert plan.auto_points > 0
@@ -114,7 +124,7 @@ def test_source_notebooks_carry_the_books_solutions_between_markers(planned):
     notebooks = {(plan.name, Path(p).name): p for plan in plans for p in plan.notebooks}
     for (assignment, name), nb in sources.items():
         path = notebooks[(assignment, name)]
-        book = ma.book_notebook(path, CONFIG, ROOT)
+        book = ma.book_notebook(path, BOOK_CONFIG, ROOT)
         text = "\n".join(c.source for c in nb.cells)
         for cell in book.cells:
             if "solution" in (cell.metadata.get("tags") or []) and cell.cell_type == "code":
@@ -123,8 +133,10 @@ def test_source_notebooks_carry_the_books_solutions_between_markers(planned):
         assert len(ids) == len(set(ids)), f"{name}: duplicate grade ids"
         for cell in nb.cells:
             meta = cell.metadata.get("nbgrader")
-            if meta and meta["grade"] and cell.cell_type == "code":
-                assert meta["locked"] and "assert" in cell.source
+            if meta and meta["grade"] and cell.cell_type == "code":  # a pass/fail test, or one that scores each part
+                assert meta["locked"] and (
+                    "assert" in cell.source or "points=" in cell.source or "POINTS" in cell.source
+                )
             if "### BEGIN SOLUTION" in cell.source:
                 assert meta and meta["solution"], "a solution region outside a solution cell"
             assert not cell.get("outputs")
@@ -142,15 +154,21 @@ def test_function_exercises_have_public_and_hidden_tests(planned):
     assert kinds["dil-ex-8"] == {"written"}
 
 
-def test_the_guide_states_the_points_that_are_generated(planned):
-    """The grading scheme in the instructor guide is the one `make assignments` writes."""
-    plans, _ = planned
+def test_the_guide_states_the_points_that_are_generated():
+    """The grading scheme in the instructor guide is the one `make assignments` writes (the graded variants)."""
+    plans, _ = ma.plan_assignments(CONFIG, ROOT, term=1)
     guide = (ROOT / "chapters" / "instructor_guide.md").read_text()
-    rows = re.findall(r"^\| (a\d-[\w-]+) \| (.+?) \| (\d+(?:\.\d+)?) \| (\d+(?:\.\d+)?) \|$", guide, re.M)
+    rows = re.findall(r"^\| (a\d-[\w-]+) \| ([^|\d][^|]*?) \| (\d+(?:\.\d+)?) \| (\d+(?:\.\d+)?) \|$", guide, re.M)
     stated = {a: (float(x), float(y)) for a, _, x, y in rows}
     generated = {plan.name: (plan.auto_points, plan.written_points) for plan in plans}
     table = "\n".join(f"| {p.name} | ... | {p.auto_points:g} | {p.written_points:g} |" for p in plans)
     assert stated == generated, f"update the table of points in chapters/instructor_guide.md to\n{table}"
+
+
+def test_the_points_do_not_depend_on_the_term():
+    first, _ = ma.plan_assignments(CONFIG, ROOT, term=1)
+    other, _ = ma.plan_assignments(CONFIG, ROOT, term=987654)
+    assert [(p.auto_points, p.written_points) for p in first] == [(p.auto_points, p.written_points) for p in other]
 
 
 def test_hidden_seed_is_kept_per_course(tmp_path):
@@ -194,9 +212,9 @@ def test_the_books_solutions_pass_their_checks_on_hidden_cases():
                     assert result, f"{path.name} {exercise.label}, seed {seed}: {result}"
 
 
-def test_every_notebook_with_exercises_is_in_an_assignment(planned):
+def test_every_notebook_with_exercises_prepares_for_an_assignment(planned):
     plans, _ = planned
     assigned = {path for plan in plans for path in plan.notebooks}
     for path in book_notebooks(ROOT):
         if find_exercises(nbformat.read(path, as_version=4)):
-            assert path.relative_to(ROOT).as_posix() in assigned, f"{path}: add it to course/assignments.yml"
+            assert path.relative_to(ROOT).as_posix() in assigned, f"{path}: add it to a practice: list"

@@ -514,7 +514,23 @@ BY_HAND = [
     (notation.gap_count, (2, 5), (1, 3), "counts gaps"),
     (notation.output_length, (32,), (32.5,), "rounded"),
     (notation.layer_costs, (460_800, 921_600, 4608, 4608), (460_800, 460_800, 4608, 4608 * 9), "two floating"),
+    (pointwise.layer_costs, (16_448, 51_380_224), (16_384, 51_380_224), "biases are parameters"),
+    (pointwise.bottleneck_ratio, (69_632, 589_824, 589_824 / 69_632), (32_768, 589_824, 8.47), "3x3 layer"),
 ]
+
+
+def test_a_rounded_ratio_passes_as_in_the_autograder():
+    """pw-ex-15: the solution prints 8.47 and says "about 8.5"; the self-check, like the autograder's 1 %
+    (answer_difference), accepts those and refuses a ratio 2 % off; the counts stay exact."""
+    exact = 589_824 / 69_632  # 8.4706...
+    for rounded in (8.47, 8.5, 8.471, 8.4706, exact, torch.tensor(8.47)):
+        assert pointwise.bottleneck_ratio(69_632, 589_824, rounded), rounded
+        assert check_api.answer_difference(rounded, exact) is None, rounded  # the grader agrees
+    for wrong in (8.3, 8.64, 1 / exact):
+        result = pointwise.bottleneck_ratio(69_632, 589_824, wrong)
+        assert not result and "wrong: ratio" in str(result), wrong
+    assert not pointwise.bottleneck_ratio(69_633, 589_824, exact), "the counts are exact"
+    assert not notation.output_length(32.2), "answers without rel_tol stay exact"
 
 
 @pytest.mark.parametrize("check, right, wrong, feedback", BY_HAND, ids=[b[0].__name__ for b in BY_HAND])

@@ -16,8 +16,12 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
+from convbook.course.site import explorer_a11y as a11y
 from convbook.course.site import explorer_cases as ce
+from convbook.course.site import explorer_figure
+from convbook.plotting.alt_text import alt_text_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -271,3 +275,103 @@ def test_chapter_pages_have_explorers_with_known_presets(page, presets):
     assert presets <= named
     if page.startswith("chapters/dilated") or page.endswith("explorer.md"):
         assert any(kind == "stack" for kind, _ in roots), f"{page} has no stack explorer"
+
+
+# --------------------------------------------------------------------------- accessibility: the palette
+
+CSS = (ROOT / "_static" / "explorer" / "explorer.css").read_text(encoding="utf-8")
+
+
+def test_palette_meets_wcag_in_both_modes():
+    """Digits and text >= 4.5:1, graphical distinctions and their second cues >= 3:1, light and dark."""
+    assert a11y.palette_problems(CSS) == []
+    checked = a11y.palette_contrasts(CSS)
+    assert {mode for mode, *_ in checked} == {"light", "dark"}
+    assert len(checked) == 2 * len(a11y.PALETTE_PAIRS)
+
+
+@pytest.mark.parametrize(
+    "block, name, old, pair",
+    [  # the colours issue 21 found, planted back: each must fail the check
+        (".cx-root {", "--cx-sel-text", "#000000", "light: --cx-sel-text on --cx-sel is 4.05:1"),
+        (".cx-root {", "--cx-muted", "#8a929c", "light: --cx-muted on --cx-panel is 2.9"),
+        (".cx-root {", "--cx-tap-pad", "#f3d08c", "light: --cx-tap-pad on --cx-pad is 1.07:1"),
+        (".cx-root {", "--cx-tap", "#e69f00", "light: --cx-tap on --cx-cell is 2.25:1"),
+        ('html[data-theme="dark"] .cx-root {', "--cx-tap-pad", "#8c6a2c", "dark: --cx-tap-pad on --cx-pad is"),
+        ('html[data-theme="dark"] .cx-root {', "--cx-pad-mark", "#4b5361", "dark: --cx-pad-mark on --cx-pad is"),
+    ],
+)
+def test_palette_check_fails_on_the_old_colours(block, name, old, pair):
+    start = CSS.index(block)
+    end = CSS.index("}", start)
+    body = re.sub(rf"{name}: #[0-9a-f]+;", f"{name}: {old};", CSS[start:end], count=1)
+    assert body != CSS[start:end], f"{name} is not set in {block}"
+    problems = a11y.palette_problems(CSS[:start] + body + CSS[end:])
+    assert any(p.startswith(pair) for p in problems), problems
+
+
+def test_palette_bad_input():
+    with pytest.raises(TypeError, match="css must be"):
+        a11y.palette(b".cx-root {}")
+    with pytest.raises(ValueError, match="no block"):
+        a11y.palette("body { color: red; }")
+    with pytest.raises(ValueError, match="#rrggbb"):
+        a11y.palette('.cx-root { --cx-tap: #12; } html[data-theme="dark"] .cx-root { }')
+    with pytest.raises(ValueError, match="has no colour --cx-text"):
+        a11y.palette_contrasts('.cx-root { --cx-bg: #ffffff; } html[data-theme="dark"] .cx-root { }')
+
+
+def test_every_colour_the_script_reads_is_defined_in_both_modes():
+    """explorer.js reads its colours from CSS variables; a missing one paints black, whatever the mode."""
+    read = set(re.findall(r'get\("(--cx-[a-z0-9-]+)"', JS))
+    assert "--cx-g" in read and len(read) > 15  # the group colours are read as "--cx-g" + i, i = 1 .. 6
+    read = (read - {"--cx-g"}) | {f"--cx-g{i}" for i in range(1, 7)}
+    for mode, colours in a11y.palette(CSS).items():
+        assert read <= set(colours), (mode, sorted(read - set(colours)))
+
+
+def test_described_footprint_parses_the_description():
+    text = (
+        "Output channel 1 (group 1) at row 0, column 0 reads input channel 1, padded rows 0–4 and columns 0–4 in "
+        "steps of 1: 25 cells, 9 of them padding (zeros), in padded row 0 and padded column 0. Receptive field: "
+        "5 × 5 input pixels per channel. Value: 2."
+    )
+    assert a11y.described_footprint(text) == {"cells": 25, "padding": 9, "receptive_field": 5}
+    assert a11y.described_footprint("3 cells, none of them padding. Receptive field: 3 input samples")["padding"] == 0
+    assert a11y.described_footprint("Invalid settings: the kernel does not fit.") is None
+
+
+# --------------------------------------------------------------------------- the still figures of the <noscript>
+
+
+def _difference(a: Path, b: Path) -> float:
+    """Mean absolute difference of two PNGs' RGB pixels, 0 to 255 (infinite when their sizes differ)."""
+    x, y = (np.asarray(Image.open(p).convert("RGB"), dtype=np.float64) for p in (a, b))
+    return float("inf") if x.shape != y.shape else float(np.abs(x - y).mean())
+
+
+@pytest.mark.slow
+def test_noscript_figures_are_what_the_command_draws(tmp_path):
+    """The committed PNGs match a fresh drawing; a drawing of something else does not."""
+    for path in explorer_figure.write_figures(tmp_path):
+        assert _difference(path, ROOT / "_static" / "explorer" / path.name) < 0.5, (
+            f"{path.name} is out of date: run python -m convbook.course.site.explorer_figure"
+        )
+    other = tmp_path / "other"
+    other.mkdir()
+    fig = explorer_figure.layer_figure(
+        tuple((t, n, k, p, d, (1, 1)) for t, n, k, p, d, _ in explorer_figure.LAYER_PANELS)
+    )
+    fig.savefig(other / "noscript-layer.png", dpi=100)
+    assert _difference(other / "noscript-layer.png", ROOT / "_static" / "explorer" / "noscript-layer.png") > 0.5
+
+
+def test_noscript_fallbacks_show_a_described_figure():
+    text = (ROOT / "chapters" / "explorer.md").read_text(encoding="utf-8")
+    fallbacks = re.findall(r"<noscript>(.*?)</noscript>", text)
+    assert len(fallbacks) == 2
+    for block in fallbacks:
+        src = re.search(r'<img src="\.\./(_static/explorer/[\w-]+\.png)"', block)
+        alt = re.search(r'alt="([^"]*)"', block)
+        assert src and (ROOT / src[1]).is_file(), block[:80]
+        assert alt and alt_text_problems(alt[1]) == [] and len(alt[1].split()) > 30, alt

@@ -61,6 +61,7 @@ NOT_COUNTERS = {
     "convbook.nets.profiler.total_macs": "adds up rows that convbook.costs counted",
     "convbook.lab.experiments.bench.gflops": "divides stored counts by stored times",
     "convbook.lab.experiments.pointwise_gemm.best_gflops": "a rate from stored counts and times",
+    "convbook.lab.experiments.pointwise_gemm.peak_gflops": "the best of stored rates",
     "convbook.lab.experiments.separable_timing.tables.intensity_table": "formats stored intensities",
     "convbook.lab.machine.first_touch_cost": "a time (page faults), not an operation count",
 }

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import ast
 import re
-from pathlib import Path
-
 import tomllib
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,7 +20,7 @@ def _pins(path: Path) -> dict[str, str]:
 
 
 #: Distributions whose module has another name.
-MODULE_OF = {"pyyaml": "yaml", "pillow": "PIL", "jupyter-book": "jupyter_book"}
+MODULE_OF = {"pyyaml": "yaml", "pillow": "PIL", "jupyter-book": "jupyter_book", "ipython": "IPython"}
 
 
 def _modules(requirements: list[str]) -> set[str]:

@@ -118,16 +118,26 @@ def test_onednn_split_sums_each_calls_reorders_and_convolution():
         _prim("reorder", 1.0, label="nchw/depthwise/128/1"),
         _prim("convolution", 0.5, "brdgmm_dw:avx512_core", label="channels_last/depthwise/128/1"),
     ]
-    split = separable_timing.onednn_split(records, "nchw/depthwise/128", calls=2, skip=1)
+    timed = {"call_s": [0.02, 0.006], "logged_call_s": [0.03, 0.007]}
+    split = separable_timing.onednn_split(records, "nchw/depthwise/128", calls=2, skip=1, timed=timed)
     assert split == {
         "implementation": "jit_dw:avx512_core",
+        "samples": {
+            "reorder_ms": [3.0],
+            "convolution_ms": [2.0],
+            "primitives_ms": [5.0],
+            "call_ms": [6.0],
+            "logged_call_ms": [7.0],
+        },
         "reorder_ms_median": 3.0,
         "convolution_ms_median": 2.0,
-        "reorder_ms": [3.0],
-        "convolution_ms": [2.0],
+        "primitives_ms_median": 5.0,
+        "call_ms_median": 6.0,
+        "logged_call_ms_median": 7.0,
     }
     cl = separable_timing.onednn_split(records, "channels_last/depthwise/128", calls=2, skip=1)
-    assert cl["reorder_ms"] == [0.0] and cl["implementation"] == "brdgmm_dw:avx512_core"  # no copy at all
+    assert cl["samples"]["reorder_ms"] == [0.0] and cl["implementation"] == "brdgmm_dw:avx512_core"  # no copy
+    assert "call_ms" not in cl["samples"]  # nothing timed given
 
 
 def test_layer_rows_are_what_the_chapter_reads():
@@ -149,7 +159,9 @@ def test_the_timing_references_read_by_attribute():
     sep = load_reference("separable_timing").results
     row = sep.summary.steady.forward["nchw/128"]
     assert row.kind("standard").ms == row.standard.ms > 0 and sep.costs["128"].kind("depthwise").intensity > 0
-    assert sep.onednn.steady["nchw/depthwise/128"].implementation
+    split = sep.onednn.steady["nchw/depthwise/128"]
+    assert split.implementation and split.primitives_ms_median <= split.call_ms_median  # a warm call holds its parts
+    assert sep.steady.tiny["16"].median_s["nchw/depthwise"] > 0 and sep.steady.caches
     mobile = load_reference("separable_mobilenet_timing").results.summary
     assert mobile.layout("nchw") is mobile.nchw and mobile.mac_ratio > 8
     with pytest.raises(ValueError, match="Summary.layout: name must be a measured layout"):

@@ -119,7 +119,24 @@ def test_the_reference_reads_by_attribute():
     ref = load_reference("pointwise_gemm")
     assert ref.settings.sweep.hw == 28 and ref.settings.cases[0] == (16, 56, 64)
     default = ref.results.default
-    assert default.peak.peak_gflops == max(r.gflops for r in default.peak.sizes.values())
-    assert set(default.sweep["64"].rates) == set(gemm.METHODS)
+    assert default.peak.peak_gflops == max(r.gflops for r in default.peak.products.values())
+    assert default.peak.products["square 1024"].gflops > 0 and "matmul, channels last @ 512" in default.peak.products
+    assert len(ref.replicates) == gemm.PROCESSES and ref.replicates[0].steady.peak.peak_gflops > 0
+    assert set(default.sweep["64"].rates) >= set(gemm.METHODS)
     trace = ref.results.onednn_trace["16,56,64"]
-    assert trace.primitives["NCHW"][0].kind == "reorder" and trace.primitives["NCHW"][0].propagation is None
+    assert trace.primitives["NCHW"][0].kind == "reorder" and trace.primitives["NCHW"][0].propagation == "undef"
+
+
+def test_the_peak_is_the_best_matrix_product_of_the_sweep():
+    def point(times, flops=2 * 16 * 16 * 784):
+        t = gemm.TimingRecord(settings={}, samples_s=times, median_s={}, quartiles_s={})
+        rates = {k: gemm._rate(v, flops) for k, v in times.items() if not k.startswith("square")}
+        return gemm.Point(rates=rates, flops=flops, timings=t)
+
+    slow = {m: [1.0] * 3 for m in gemm.METHODS}
+    sweep = {"16": point({**slow, "square 64": [1e-3, 2e-3, 3e-3]}), "32": point({**slow, "square 64": [4e-3] * 3})}
+    peak = gemm.peak_of(sweep)
+    assert peak.products["square 64"].gflops == pytest.approx(2 * 64**3 / 3.5e-3 / 1e9)  # median of all 6, pooled
+    assert peak.name == "square 64"
+    sweep["32"] = point({**slow, "matmul, channels last": [1e-6] * 3, "square 64": [4e-3] * 3})  # a faster product
+    assert gemm.peak_of(sweep).name == "matmul, channels last @ 32"  # ... is the peak: nothing measured exceeds it

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from convbook.lab import experiments
-from convbook.lab.replicate import MIN_PROCESSES, Across, across, combine
+from convbook.lab.replicate import MIN_PROCESSES, POOLED_KEYS, Across, across, combine
 from convbook.lab.results import RESULTS_DIR, load, load_reference
 
 # The experiments that time code (each must run in replicate processes); a new timing experiment joins this list.
@@ -129,3 +129,28 @@ def test_a_timing_file_without_its_processes_does_not_load(tmp_path):
 
 def test_a_training_reference_needs_no_processes():
     assert load_reference("separable_accuracy").replicates is None
+
+
+@pytest.mark.parametrize("name", TIMING)
+def test_every_stored_combination_is_the_processes_combined_by_todays_rule(name):
+    """``results`` is derived: recombining the stored processes gives it back exactly, and every pooled list holds the
+    samples of all the processes (a new key of samples must be named in POOLED_KEYS)."""
+    for path in [RESULTS_DIR / f"{name}.json", *sorted(RESULTS_DIR.glob(f"{name}.*.json"))]:
+        if not path.exists():
+            continue
+        data = json.loads(path.read_text(encoding="utf-8"))
+        assert combine(data["replicates"]) == data["results"], path.name
+
+        def pooled_lengths(tree, out, key=None):
+            if isinstance(tree, dict):
+                for k, v in tree.items():
+                    pooled_lengths(v, out, k if k in POOLED_KEYS else key if key in POOLED_KEYS else k)
+            elif isinstance(tree, list) and key in POOLED_KEYS and all(isinstance(v, int | float) for v in tree):
+                out.append(len(tree))
+            elif isinstance(tree, list):
+                for v in tree:
+                    pooled_lengths(v, out, key)
+            return out
+
+        per_process = [pooled_lengths(r, []) for r in data["replicates"]]
+        assert pooled_lengths(data["results"], []) == [sum(n) for n in zip(*per_process)], path.name

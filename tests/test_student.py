@@ -232,7 +232,7 @@ def test_handout_can_be_installed_and_read(the_handout):
         out / "lib" / "convbook" / "course" / "check" / "__init__.py"
     ).exists()
     shipped = {p.name for p in (out / "lib" / "convbook" / "course").iterdir()}
-    assert shipped == {"__init__.py", "check"}, f"the course tooling is the authors', not the students': {shipped}"
+    assert shipped == {"__init__.py", "check", "doctor.py"}, f"the course tooling is the authors': {shipped}"
     assert (out / "LICENSE").exists() and (out / ".gitignore").exists()
     assert not list(out.rglob("__pycache__"))
     # the handout's own library is what `import convbook` finds (as in a clone of a class repository)

@@ -130,9 +130,20 @@ def test_mark_writes_a_label_line(capfd):
 @pytest.mark.slow
 @pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="this torch has no oneDNN")
 def test_capture_runs_a_function_with_the_log_on():
-    records = onednn.capture(separable_timing.onednn_calls, "default", [16], 2)
-    calls = onednn.by_label(records)
+    records = onednn.capture(separable_timing.onednn_calls, "default", [16], 2, warmup=1)
+    calls = {k: v for k, v in onednn.by_label(records).items() if k not in ("warmup", "end")}
     assert set(calls) == {f"{layout}/{kind}/16/{i}" for layout in ("nchw", "channels_last")
                           for kind in ("standard", "depthwise") for i in (0, 1)}  # fmt: skip
     assert all("convolution" in {r.kind for r in prims} for prims in calls.values())
     assert {r.kind for r in calls["nchw/depthwise/16/1"]} == {"reorder", "convolution"}  # NCHW: copies
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="this torch has no oneDNN")
+def test_capture_value_logs_only_what_the_function_switches_on():
+    records, timed = onednn.capture_value(separable_timing.onednn_calls, "steady", [16], 3, warmup=2)
+    labels = set(onednn.by_label(records))
+    assert "warmup" not in labels and None not in labels  # warm-up and unlogged calls: not in the log
+    assert labels >= {"nchw/depthwise/16/0", "nchw/depthwise/16/2", "channels_last/standard/16/1"}
+    assert set(timed) == {f"{lay}/{kind}/16" for lay in ("nchw", "channels_last") for kind in ("standard", "depthwise")}
+    assert all(len(t["call_s"]) == len(t["logged_call_s"]) == 3 for t in timed.values())

@@ -62,6 +62,17 @@
  *   highlighted cells in padded input coordinates, cellCenter(view, c, r, q) where a cell is on screen,
  *   tensors() the numbers drawn (input, weight, output).
  *   Keys on a focused view: arrows move the cursor, PageUp/PageDown change channel, Home/End jump, Escape clears.
+ *
+ * Accessibility (WCAG 2.1 AA; checked by `python -m convbook.course check-explorer` and tests/test_explorer*.py).
+ *   The views that take the arrow keys (input, output, pointwise) are role="application" with
+ *   aria-roledescription "grid of cells" and a label that names the keys; the others are role="img" and take no
+ *   focus. `[data-role="desc"]` (role="status", a live region of its own) describes the selected cell in words:
+ *   what it reads, which of those cells are padding, the receptive field. It is rewritten DESCRIBE_DELAY ms after the
+ *   last change and never while the player runs, so that dragging a slider does not flood a screen reader; no other
+ *   part of a layer explorer is live (a stack explorer has its own settled `[data-role="announce"]`). Besides its
+ *   colour, padding is hatched (under 6 px, one diagonal) and highlighted cells are ringed (under 12 px, a dot at
+ *   the centre), at every cell size down to the smallest (3 px); the colours are in explorer.css. With
+ *   prefers-reduced-motion: reduce, play is disabled; the step buttons still work.
  */
 (function () {
   "use strict";
@@ -434,6 +445,13 @@
     values: true,
   };
 
+  /** The views that react to pointing and to the arrow keys. */
+  var POINTABLE = ["input", "output", "pointwise"];
+  /** Milliseconds after the last change before the description (a live region) is rewritten. */
+  var DESCRIBE_DELAY = 400;
+  var KEYS_LABEL = "Arrow keys move the selected cell, Page Up and Page Down change the channel, Home and End jump " +
+    "to the first and the last cell, Escape clears. The description below the views follows the selected cell.";
+
   var STACK_PRESETS = {
     linear: { label: "linear: d = 1, 1, 1, 1", layers: [[3, 1, 1], [3, 1, 1], [3, 1, 1], [3, 1, 1]] },
     exponential: { label: "exponential: d = 1, 2, 4, 8", layers: [[3, 1, 1], [3, 1, 2], [3, 1, 4], [3, 1, 8]] },
@@ -482,7 +500,12 @@
       bg: get("--cx-bg"), cell: get("--cx-cell"), line: get("--cx-line"), pad: get("--cx-pad"), text: get("--cx-text"),
       muted: get("--cx-muted"), tap: get("--cx-tap"), tapPad: get("--cx-tap-pad"), sel: get("--cx-sel"),
       feed: get("--cx-feed"), pos: get("--cx-pos"), neg: get("--cx-neg"), cursor: get("--cx-cursor"),
-      hole: get("--cx-hole"), markText: get("--cx-mark-text"), groups: [1, 2, 3, 4, 5, 6].map(function (i) {
+      hole: get("--cx-hole"), padMark: get("--cx-pad-mark"), tapPadMark: get("--cx-tap-pad-mark"),
+      // per highlighted kind: the colour of its digits and of its ring (the cue besides hue)
+      text_: { tap: get("--cx-tap-text"), sel: get("--cx-sel-text"), feed: get("--cx-feed-text") },
+      mark: { tap: get("--cx-tap-mark"), tapPad: get("--cx-tap-mark"), sel: get("--cx-sel-mark"),
+              feed: get("--cx-feed-mark") },
+      groups: [1, 2, 3, 4, 5, 6].map(function (i) {
         return get("--cx-g" + i);
       }),
     };
@@ -525,6 +548,53 @@
     }
     var m = c.match(/\d+(\.\d+)?/g) || [0, 0, 0];
     return [+m[0], +m[1], +m[2]];
+  }
+
+  // ---- the cues besides hue: hatching (padding) and rings (cells read, fed or pointed at)
+
+  /** Diagonal hatching over the rectangle (x, y, w, h), 1 px lines every `pitch` px, clipped to it. */
+  function hatch(ctx, x, y, w, h, color, pitch) {
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(x, y, w, h);
+    ctx.clip();
+    ctx.strokeStyle = color;
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    for (var k = pitch / 2; k < w + h; k += pitch) {
+      ctx.moveTo(x + k, y);
+      ctx.lineTo(x + k - h, y + h);
+    }
+    ctx.stroke();
+    ctx.restore();
+  }
+
+  /**
+   * A ring inside cell (x, y, size): `width` px wide, 1 px in from the cell's edge. Under 12 px a ring leaves too
+   * little of the fill: there the cue is a square dot in the ring's colour at the cell's centre, a third of the cell
+   * (half of it, at least 2 px, for the thick ring of the cell pointed at), down to the smallest cells (3 px).
+   */
+  function ring(ctx, x, y, size, color, width) {
+    if (size < 12) {
+      var d = width >= 3 ? Math.max(2, Math.round(size / 2)) : Math.max(1, Math.round(size / 3));
+      return dot(ctx, x, y, size, color, d);
+    }
+    ctx.strokeStyle = color;
+    ctx.lineWidth = width;
+    ctx.strokeRect(x + 1 + width / 2, y + 1 + width / 2, size - 2 - width, size - 2 - width);
+  }
+
+  /** A `d` px square dot at the centre of cell (x, y, size), in whole pixels so that it keeps its colour. */
+  function dot(ctx, x, y, size, color, d) {
+    var off = Math.floor((size - d) / 2);
+    ctx.fillStyle = color;
+    ctx.fillRect(x + off, y + off, d, d);
+  }
+
+  /** The hatching of a cell under 6 px: one diagonal, bottom-left to top-right, in whole pixels. */
+  function slash(ctx, x, y, size, color) {
+    ctx.fillStyle = color;
+    for (var i = 0; i < size; i++) ctx.fillRect(x + size - 1 - i, y + i, 1, 1);
   }
 
   // ------------------------------------------------------------------------------------------ grid layout
@@ -580,6 +650,8 @@
     this.build();
     this.snapGroups(this.state.groups, 0);
     this.update();
+    this.describeNow();
+    this.applyMotionPreference();
     root.setAttribute("data-ready", "true");
   }
 
@@ -671,10 +743,11 @@
       c.addEventListener("change", handler);
     });
 
-    // figures
-    var figs = el("div", { class: "cx-figures", "aria-live": "polite" });
+    // figures: no live region here (a slider being dragged would flood a screen reader); the description below
+    // announces the settled state, errors included
+    var figs = el("div", { class: "cx-figures" });
     figs.innerHTML =
-      '<p class="cx-error" role="alert" hidden></p>' +
+      '<p class="cx-error" hidden></p>' +
       '<table class="cx-table"><caption>What the layer costs, for one input sample ' +
       '(<span data-role="bias-note"></span>; multiply-adds count products, not the bias additions, as ' +
       "<code>convbook.costs.conv_cost</code>)</caption>" +
@@ -700,10 +773,14 @@
     root.appendChild(figs);
 
     // player
-    var player = el("div", { class: "cx-player", role: "group", "aria-label": "Animation" });
-    [["first", "|◀ first", "First output"], ["prev", "◀ step", "Previous output"], ["play", "▶ play", "Play / pause"],
-     ["next", "step ▶", "Next output"]].forEach(function (b) {
-      var btn = el("button", { type: "button", class: "cx-btn", "data-act": b[0], "aria-label": b[2], text: b[1] });
+    var player = el("div", { class: "cx-player", role: "group", "aria-label": "Step through the output" });
+    [["first", "|◀", "first", ""], ["prev", "◀", "step back", ""], ["play", "▶", "play", ""],
+     ["next", "", "step", "▶"]].forEach(function (b) {
+      // the arrows are decoration: the button's name is its word, as shown
+      var btn = el("button", { type: "button", class: "cx-btn", "data-act": b[0] }, [
+        b[1] ? el("span", { "aria-hidden": "true", text: b[1] + " " }) : null, el("span", { "data-role": "act-word", text: b[2] }),
+        b[3] ? el("span", { "aria-hidden": "true", text: " " + b[3] }) : null,
+      ]);
       btn.addEventListener("click", function () {
         self.act(b[0]);
       });
@@ -716,20 +793,32 @@
     ]);
     player.appendChild(el("label", { for: speedId, class: "cx-speed", text: "speed" }));
     player.appendChild(speed);
-    player.appendChild(el("span", { class: "cx-status", "data-role": "status", "aria-live": "polite" }));
+    player.appendChild(el("span", { class: "cx-status", "data-role": "status" }));
     root.appendChild(player);
+    // prefers-reduced-motion: no playing (stepping still works); followed live, as the setting can change
+    this.reducedMotion = window.matchMedia ? window.matchMedia("(prefers-reduced-motion: reduce)") : null;
+    var onMotion = function () {
+      self.applyMotionPreference();
+    };
+    if (this.reducedMotion && this.reducedMotion.addEventListener) this.reducedMotion.addEventListener("change", onMotion);
+    else if (this.reducedMotion && this.reducedMotion.addListener) this.reducedMotion.addListener(onMotion);
 
     // views
     var views = el("div", { class: "cx-views" });
     var viewDefs = [
-      ["input", "Input (padding shaded)"], ["kernels", "Kernels, one filter per output channel"],
+      ["input", "Input (padding hatched)"], ["kernels", "Kernels, one filter per output channel"],
       ["output", "Output"], ["pointwise", "After the pointwise 1 × 1 step"], ["channels", "Which channels meet"],
     ];
     this.canvases = {};
     viewDefs.forEach(function (v) {
-      var cid = id + "-" + v[0];
-      var canvas = el("canvas", { id: cid, class: "cx-canvas", tabindex: "0", role: "img", "data-view": v[0],
-                                  "aria-describedby": id + "-desc" });
+      var cid = id + "-" + v[0], pointable = POINTABLE.indexOf(v[0]) >= 0;
+      // A view that reacts to the arrow keys is an application (a screen reader in browse mode then passes the
+      // keys on), named with the keys it takes; a view that only shows is an image and takes no focus.
+      var canvas = el("canvas", pointable ? {
+        id: cid, class: "cx-canvas", tabindex: "0", role: "application", "aria-roledescription": "grid of cells",
+        "data-view": v[0], "aria-describedby": id + "-desc",
+      } : { id: cid, class: "cx-canvas", role: "img", "data-view": v[0] });
+      canvas.setAttribute("aria-label", v[1] + (pointable ? ". " + KEYS_LABEL : "")); // until the first paint
       var fig = el("figure", { class: "cx-view", "data-view-box": v[0] }, [
         el("figcaption", { text: v[1] }), canvas,
       ]);
@@ -756,17 +845,19 @@
       });
     });
     root.appendChild(views);
-    root.appendChild(el("p", { class: "cx-desc", id: id + "-desc", "data-role": "desc", "aria-live": "polite" }));
+    // the description of the current cell: its own small live region, rewritten DESCRIBE_DELAY ms after the
+    // last change (a slider being dragged, keys held down), never while the player runs
+    root.appendChild(el("p", { class: "cx-desc", id: id + "-desc", "data-role": "desc", role: "status" }));
     root.appendChild(el("p", { class: "cx-keys", text:
-      "Point at a cell, or focus a view with Tab and move with the arrow keys (PageUp/PageDown: channel, " +
-      "Home/End: first/last, Escape: clear). An output cell lights the input cells it reads and its filter; " +
-      "an input cell lights the outputs it feeds." }));
+      "Point at a cell, or focus the input, output or pointwise view with Tab and move with the arrow keys " +
+      "(Page Up/Page Down: channel, Home/End: first/last, Escape: clear). An output cell lights the input cells it " +
+      "reads and its filter; an input cell lights the outputs it feeds." }));
     this.legend = el("p", { class: "cx-legend" });
     this.legend.innerHTML =
-      '<span class="cx-key cx-key-tap"></span> read by the output · <span class="cx-key cx-key-tappad"></span> ' +
-      'read, but padding (zero) · <span class="cx-key cx-key-sel"></span> the output pointed at · ' +
-      '<span class="cx-key cx-key-feed"></span> outputs fed by the input pointed at · ' +
-      '<span class="cx-key cx-key-pad"></span> padding';
+      '<span class="cx-key cx-key-tap"></span> read by the output (ringed) · <span class="cx-key cx-key-tappad"></span> ' +
+      'read, but padding (ringed and hatched; zero) · <span class="cx-key cx-key-sel"></span> the cell pointed at ' +
+      '(thick ring) · <span class="cx-key cx-key-feed"></span> outputs fed by the input pointed at (ringed) · ' +
+      '<span class="cx-key cx-key-pad"></span> padding (hatched)';
     root.appendChild(this.legend);
 
     var ro = window.ResizeObserver ? new ResizeObserver(function () {
@@ -1037,12 +1128,32 @@
     if (this.viewDims()[view]) this.select({ view: view, c: c[0], r: c[1], q: c[2] });
   };
 
+  /** Rewrite the description DESCRIBE_DELAY ms after the last call (debounced); not while the player runs. */
   LayerExplorer.prototype.describe = function () {
-    var m = this.model, sel = this.sel, desc = this.root.querySelector('[data-role="desc"]');
-    var text = "";
-    if (!m.ok) text = "";
-    else if (!sel) text = "Point at an output cell to see what it reads, or at an input cell to see what it feeds.";
-    else if (sel.view === "output" || sel.view === "pointwise") {
+    var self = this;
+    clearTimeout(this.describeTimer);
+    if (this.timer) return; // stop() describes the cell the player stopped on
+    this.describeTimer = setTimeout(function () {
+      self.describeNow();
+    }, DESCRIBE_DELAY);
+  };
+
+  LayerExplorer.prototype.describeNow = function () {
+    clearTimeout(this.describeTimer);
+    var desc = this.root.querySelector('[data-role="desc"]'), text = this.descriptionText();
+    if (desc.textContent !== text) desc.textContent = text;
+  };
+
+  /** In words: the selected cell (or, with none, the output cursor's cell) and its footprint. */
+  LayerExplorer.prototype.descriptionText = function () {
+    var m = this.model, sel = this.sel, text = "", lead = "";
+    if (!m.ok) return "Invalid settings: " + m.errors.join("; ") + ".";
+    if (!sel) {
+      var cur = this.cursor.output;
+      sel = { view: "output", c: cur[0], r: cur[1], q: cur[2] };
+      lead = "No cell is selected; the output cursor is here. ";
+    }
+    if (sel.view === "output" || sel.view === "pointwise") {
       var taps = [], chans = new Set(), pads = 0;
       var outs = sel.view === "output" ? [sel.c] : Array.from({ length: m.cOut }, function (_, i) { return i; });
       outs.forEach(function (o) {
@@ -1055,13 +1166,30 @@
       var cs = Array.from(chans).sort(function (a, b) { return a - b; });
       var where = m.nd === 2 ? "row " + sel.r + ", column " + sel.q : "position " + sel.q;
       var first = taps[0], last = taps[taps.length - 1];
+      var cells = new Set(taps.map(function (t) { return t.c + "," + t.r + "," + t.q; })).size;
+      var padCells = new Set(taps.filter(function (t) { return t.pad; }).map(function (t) {
+        return t.c + "," + t.r + "," + t.q;
+      })).size;
+      var one = footprint(m, outs[0], sel.r, sel.q).filter(function (t) { return t.c === taps[0].c; });
+      var padRows = uniq(one.filter(function (t) { return t.r < m.padH[0] || t.r >= m.padH[0] + m.size[0]; })
+        .map(function (t) { return t.r; }));
+      var padCols = uniq(one.filter(function (t) { return t.q < m.padW[0] || t.q >= m.padW[0] + m.size[1]; })
+        .map(function (t) { return t.q; }));
+      var padWhere = [];
+      if (m.nd === 2 && padRows.length) padWhere.push("padded row" + (padRows.length > 1 ? "s " : " ") + padRows.join(", "));
+      if (padCols.length) {
+        padWhere.push((m.nd === 2 ? "padded column" : "padded position") + (padCols.length > 1 ? "s " : " ") +
+                      padCols.join(", "));
+      }
+      var rf = m.nd === 2 ? m.receptiveField + " × " + m.receptiveField + " input pixels" : m.receptiveField +
+        " input samples";
       text = (sel.view === "output" ? "Output channel " + sel.c + " (group " + Math.floor(sel.c / m.cOutG) + ")"
                                     : "Pointwise output channel " + sel.c + ", through all " + m.cOut +
                                       " depthwise outputs at that pixel,") + " at " + where + " reads input channel" +
         (cs.length > 1 ? "s " + rangeText(cs) : " " + cs[0]) + (m.nd === 2 ? ", padded rows " + first.r + "–" +
         last.r + " and columns " + first.q + "–" + last.q : ", padded positions " + first.q + "–" + last.q) +
-        " in steps of " + m.dil[1] + ": " + new Set(taps.map(function (t) { return t.c + "," + t.r + "," + t.q; })).size +
-        " cells, " + pads + " of them padding (zeros). Value: " +
+        " in steps of " + m.dil[1] + ": " + cells + " cells, " + (padCells ? padCells + " of them padding (zeros), in " +
+        padWhere.join(" and ") : "none of them padding") + ". Receptive field: " + rf + " per channel. Value: " +
         (sel.view === "output" ? this.tensors.output[sel.c][sel.r][sel.q]
                                : this.tensors.pointwiseOutput[sel.c][sel.r][sel.q]) + ".";
     } else {
@@ -1072,7 +1200,7 @@
         " output cell" + (f.length === 1 ? "" : "s") + (f.length ? " in output channel" +
         (m.cOutG > 1 ? "s " + rangeText(uniq(f.map(function (x) { return x.c; }))) : " " + f[0].c) : "") + ".";
     }
-    desc.textContent = text;
+    return lead + text;
   };
 
   function uniq(a) {
@@ -1152,6 +1280,14 @@
           var mark = marks(c, r, q);
           ctx.fillStyle = mark ? colors[mark] : cellFill(c, r, q);
           ctx.fillRect(x, y, cell, cell);
+          // second cue, at every cell size: padding hatched (in a colour that stands out on the fill; under 6 px one
+          // diagonal), highlighted cells ringed (under 12 px a dot)
+          if (lay.pad && lay.pad(r, q)) {
+            var padMark = mark ? colors.tapPadMark : colors.padMark;
+            if (cell >= 6) hatch(ctx, x, y, cell, cell, padMark, 5);
+            else slash(ctx, x, y, cell, padMark);
+          }
+          if (mark) ring(ctx, x, y, cell, colors.mark[mark], mark === "sel" ? 3 : 2);
         }
       }
       // grid lines
@@ -1178,7 +1314,8 @@
           for (q = 0; q < lay.cols; q++) {
             var val = lay.number(c, r, q);
             if (val === null) continue;
-            ctx.fillStyle = marks(c, r, q) ? colors.markText : colors.text;
+            var mk = marks(c, r, q);
+            ctx.fillStyle = mk ? colors.text_[mk] || colors.text : colors.text;
             ctx.fillText(String(val), g.x + (q + 0.5) * cell, g.y + (r + 0.55) * cell);
           }
         }
@@ -1189,12 +1326,14 @@
     // keyboard cursor
     var view = canvas.getAttribute("data-view"), cur = this.cursor[view];
     if (cur && document.activeElement === canvas && lay.grids[cur[0]]) {
-      var gg = lay.grids[cur[0]];
+      var gg = lay.grids[cur[0]]; // dashed, on the cell's edge, so that it shows on any fill and any ring
       ctx.strokeStyle = colors.cursor;
       ctx.lineWidth = 2;
-      ctx.strokeRect(gg.x + cur[2] * cell + 1, gg.y + cur[1] * cell + 1, cell - 2, cell - 2);
+      ctx.setLineDash([3, 2]);
+      ctx.strokeRect(gg.x + cur[2] * cell - 1, gg.y + cur[1] * cell - 1, cell + 2, cell + 2);
+      ctx.setLineDash([]);
     }
-    canvas.setAttribute("aria-label", ariaLabel);
+    canvas.setAttribute("aria-label", ariaLabel + ". " + KEYS_LABEL);
     void m;
     void self;
   };
@@ -1215,6 +1354,9 @@
     });
     lay.number = function (c, r, q) {
       return isPad(m, r, q) ? null : t.xPadded[c][r][q];
+    };
+    lay.pad = function (r, q) {
+      return isPad(m, r, q);
     };
     this.paintGrids(canvas, width, lay, colors, function (c, r, q) {
       return isPad(m, r, q) ? colors.pad : self.valueFill(t.xPadded[c][r][q], 3);
@@ -1306,8 +1448,9 @@
             var mark = h.kernels.get(o + "," + s + "," + u + "," + v);
             ctx.fillStyle = mark ? colors[mark] : self.valueFill(t.weight[o][s][u][v], 1);
             ctx.fillRect(sx + v * cell, sy + u * cell, cell, cell);
+            if (mark) ring(ctx, sx + v * cell, sy + u * cell, cell, colors.mark[mark], 2);
             if (showNums) {
-              ctx.fillStyle = mark ? colors.markText : colors.text;
+              ctx.fillStyle = mark ? colors.text_[mark] : colors.text;
               ctx.textAlign = "center";
               ctx.textBaseline = "middle";
               ctx.font = Math.min(12, Math.floor(cell * 0.5)) + "px sans-serif";
@@ -1475,9 +1618,10 @@
         this.stop();
         return;
       }
+      if (this.reducedMotion && this.reducedMotion.matches) return; // the button is disabled too
       var i = index;
       var delay = parseInt(this.root.querySelector('[data-param="speed"]').value, 10) || 450;
-      this.root.querySelector('[data-act="play"]').textContent = "⏸ pause";
+      this.playLabel(true);
       this.root.setAttribute("data-playing", "true");
       this.timer = setInterval(function () {
         if (!self.model.ok) {
@@ -1494,8 +1638,26 @@
     if (!this.timer) return;
     clearInterval(this.timer);
     this.timer = null;
-    this.root.querySelector('[data-act="play"]').textContent = "▶ play";
+    this.playLabel(false);
     this.root.removeAttribute("data-playing");
+    this.describe();
+  };
+
+  LayerExplorer.prototype.playLabel = function (playing) {
+    var btn = this.root.querySelector('[data-act="play"]');
+    btn.firstChild.textContent = playing ? "⏸ " : "▶ ";
+    btn.querySelector('[data-role="act-word"]').textContent = playing ? "pause" : "play";
+  };
+
+  /** With prefers-reduced-motion: reduce, the player does not run: play is disabled and says why. */
+  LayerExplorer.prototype.applyMotionPreference = function () {
+    var reduce = !!(this.reducedMotion && this.reducedMotion.matches);
+    if (reduce) this.stop();
+    var btn = this.root.querySelector('[data-act="play"]');
+    btn.disabled = reduce;
+    btn.title = reduce ? "Off: your system asks for reduced motion. The step buttons still walk the output." : "";
+    if (reduce) this.status("Play is off (reduced motion); step with the buttons.");
+    else if (this.root.querySelector('[data-role="status"]').textContent.indexOf("reduced motion") >= 0) this.status("");
   };
 
   LayerExplorer.prototype.status = function (text) {
@@ -1548,13 +1710,15 @@
         return { x: rect.left + g.x + (q + 0.5) * lay.cell, y: rect.top + g.y + (r + 0.5) * lay.cell, size: lay.cell,
                  left: g.x + q * lay.cell, top: g.y + r * lay.cell };
       },
-      /** The colours the views paint with, by kind ("tap", "tapPad", "sel", "feed", "pad"). */
+      /** The colours the views paint with, by kind ("tap", "tapPad", "sel", "feed", "pad"), and the cues'. */
       colors: function () {
         return Object.assign({}, self.colors);
       },
       tensors: function () {
         return self.model.ok ? JSON.parse(JSON.stringify(self.tensors)) : null;
       },
+      /** Milliseconds after the last change before the description is rewritten. */
+      describeDelay: DESCRIBE_DELAY,
     };
   };
 
@@ -1615,12 +1779,14 @@
     };
     count.addEventListener("input", onCount);
     count.addEventListener("change", onCount);
-    var facts = el("p", { class: "cx-facts", "aria-live": "polite" });
+    var facts = el("p", { class: "cx-facts" }); // not live: the layer count slider would flood a screen reader
     facts.innerHTML = 'One output of the stack sees <strong><span data-value="receptive_field"></span></strong> ' +
       'consecutive input samples (<span data-role="rf2d"></span> pixels in 2-D), through ' +
       '<span data-value="paths"></span> paths. Holes (samples inside that field that no path reaches): ' +
       '<strong><span data-value="holes"></span></strong>. <span data-role="verdict"></span>';
     root.appendChild(facts);
+    // what a screen reader announces, once the settings have settled (DESCRIBE_DELAY ms after the last change)
+    root.appendChild(el("p", { class: "cx-sr-only", role: "status", "data-role": "announce" }));
     var table = el("table", { class: "cx-table cx-layers" });
     table.innerHTML = '<caption>Layers, from the input (layer 1) up. Receptive field after each layer, in input ' +
       'samples: 1 + Σ (k − 1) · d · (product of the strides below).</caption><thead><tr><th scope="col">layer</th>' +
@@ -1705,6 +1871,12 @@
     root.querySelector('[data-role="rf2d"]').textContent = cov.rf + " × " + cov.rf;
     root.querySelector('[data-role="verdict"]').textContent = stackVerdict(layers, holes);
     this.requestDraw();
+    var announce = root.querySelector('[data-role="announce"]');
+    clearTimeout(this.announceTimer);
+    this.announceTimer = setTimeout(function () {
+      announce.textContent = "Layers " + layers.map(function (l) { return "k " + l.k + " s " + l.s + " d " + l.d; })
+        .join("; ") + ". " + top.textContent.replace(/\s+/g, " ").trim();
+    }, DESCRIBE_DELAY);
   };
 
   StackExplorer.prototype.requestDraw = LayerExplorer.prototype.requestDraw;
@@ -1886,6 +2058,15 @@
       }
     }
     ctx.putImageData(img, Math.round(4 * dpr), Math.round(4 * dpr));
+    // holes: hatched as well as coloured, where a bin is wide enough to show it
+    var binW = size / n;
+    if (binW >= 3) {
+      for (b = 0; b < n; b++) {
+        if (!hole[b]) continue;
+        hatch(ctx, 4 + b * binW, 4, binW, size, colors.text, 4);
+        hatch(ctx, 4, 4 + b * binW, size, binW, colors.text, 4);
+      }
+    }
     canvas.setAttribute("aria-label", "2-D coverage: " + rf + " × " + rf + " pixels" +
       (rf > n ? " (drawn in bins of " + (rf / n).toFixed(1) + ")" : "") + ", holes in the hole colour");
   };

@@ -14,12 +14,15 @@ COMMANDS = {
     "student-site": ("convbook.course.student_site", "the student website in _build/student-book (make student-site)"),
     "assignments": ("convbook.course.assignments", "nbgrader assignments in _build/course (make assignments)"),
     "grade": ("convbook.course.grade", "autograde a folder of submissions with nbgrader (make grade)"),
+    "feedback": ("convbook.course.feedback", "regenerate feedback after grading by hand (make feedback)"),
     "build": ("convbook.course.build", "build the book with warnings as errors (make build)"),
     "check-site": ("convbook.course.site.check", "check the built site in Chromium (make test-site)"),
     "check-explorer": ("convbook.course.site.explorer", "check the explorer against convbook (make test-site)"),
     "pdf": ("convbook.course.site.pdf", "the PDF edition in _build/pdf, printed and checked (make pdf)"),
     "sync-install-cell": ("convbook.course.install_cell", "write every notebook's Colab install cell"),
     "execute": ("convbook.course.execute", "execute notebooks in place with nbclient"),
+    "release-check": ("convbook.course.release", "refuse a release whose version differs anywhere (make release)"),
+    "doctor": ("convbook.course.doctor", "say in plain words what is wrong with this environment (make doctor)"),
 }
 
 

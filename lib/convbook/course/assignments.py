@@ -13,8 +13,15 @@ release notebook goes through :func:`convbook.course.studentize.studentize`, the
 editions, so that nothing tagged ``solution``, no ``{solution}`` directive and no output outside the exercises
 reaches students. ``python -m convbook.course grade`` grades submissions into the course folder.
 
+An assignment is either **graded variants** (``graded: true``: the term's exercises drawn from the instructor's pool
+by :mod:`convbook.course.graded`, whose answers are in no student edition) or the book's own notebooks
+(``notebooks:``, worked exercises whose solutions are public). The instructor edition of the graded variants, with
+their solutions and the rubric of the written answers, is written to ``<course>/instructor/``.
+
 The hidden tests' seed is drawn once per course folder and kept in ``<course>/hidden_seed.txt`` (so that a
-regenerated assignment keeps the same hidden cases), unless ``--seed`` is given. Keep the course folder from students.
+regenerated assignment keeps the same hidden cases), unless ``--seed`` is given; the term seed of the graded variants
+likewise in ``<course>/instructor/term_seed.txt`` (or ``--term-seed``, ``$CONVBOOK_TERM_SEED``). Keep the course
+folder from students.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from pathlib import Path
 
 import nbformat
 
+from convbook.course import graded
 from convbook.course.exercises import find_exercises
 from convbook.course.nbgrader_source import AssignmentPlan, nbgrader_source
 from convbook.course.notation import notation_notebook
@@ -53,6 +61,10 @@ c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+# Grading: the student's code in a sandbox, the tests outside it, feedback without test code (instructor guide).
+from convbook.course.testrun import configure  # noqa: E402
+
+configure(c)
 """
 
 
@@ -73,9 +85,9 @@ def assignment_header(name: str, spec: dict) -> str:
 
 
 def assignment_notebooks(spec: dict, config: dict, root: Path) -> list[str]:
-    """An assignment's notebooks: the paths listed, and for a pattern every matching notebook with exercises."""
+    """An assignment's book notebooks: the paths listed, and for a pattern every matching notebook with exercises."""
     paths = []
-    for entry in spec["notebooks"]:
+    for entry in spec.get("notebooks", []):
         if not any(ch in entry for ch in "*?["):
             paths.append(entry)
             continue
@@ -86,18 +98,61 @@ def assignment_notebooks(spec: dict, config: dict, root: Path) -> list[str]:
     return paths
 
 
-def plan_assignments(config: dict, root: Path, only: list[str] | None = None):
-    """Every assignment's nbgrader source notebooks and grade items (nothing written)."""
+GRADED_FOLDER = "graded"  # the notebook path of an assignment's graded variants: graded/<assignment>.ipynb
+
+
+def plan_assignments(
+    config: dict, root: Path, only: list[str] | None = None, term: int | None = None, pool: dict | None = None
+):
+    """Every assignment's nbgrader source notebooks and grade items (nothing written).
+
+    Assignments with ``graded: true`` need the term seed ``term`` (and the pool, ``ROOT/course/instructor/pool.py``
+    by default); their drawn exercises are in ``plan.drawn`` as ``[(label, Graded), ...]``.
+    """
     plans, sources = [], {}
     for name, spec in config["assignments"].items():
         if only and name not in only:
             continue
         plan = AssignmentPlan(name, spec.get("title", name), assignment_notebooks(spec, config, root))
+        plan.drawn = []
         for path in plan.notebooks:
             nb = book_notebook(path, config, root)
             sources[(name, Path(path).name)] = nbgrader_source(nb, path, config, plan, assignment_header(name, spec))
+        if spec.get("graded"):
+            if term is None:
+                raise ValueError(f"plan_assignments: {name} is graded from the pool; give the term seed (term=)")
+            pool = pool if pool is not None else graded.load_pool(root)
+            plan.drawn = graded.draw_assignment(name, pool, term)
+            path = f"{GRADED_FOLDER}/{name}.ipynb"
+            nb = graded.graded_notebook(name, spec.get("title", name), plan.drawn)
+            points = dict(config, exercises={**(config.get("exercises") or {}), **graded.points_overrides(plan.drawn)})
+            sources[(name, Path(path).name)] = nbgrader_source(nb, path, points, plan, assignment_header(name, spec))
+            plan.notebooks.append(path)
+        if not plan.notebooks:
+            raise ValueError(f"plan_assignments: {name} has no notebooks and is not graded: true")
         plans.append(plan)
     return plans, sources
+
+
+def write_instructor_edition(course: Path, plans: list[AssignmentPlan], sources: dict, term: int) -> Path:
+    """``<course>/instructor/``: the graded notebooks with their solutions, the answers and the rubric."""
+    folder = course / "instructor"
+    folder.mkdir(parents=True, exist_ok=True)
+    drawn = {plan.name: plan.drawn for plan in plans if getattr(plan, "drawn", None)}
+    for plan in plans:
+        if plan.name in drawn:
+            nb = graded.graded_notebook(plan.name, plan.title, plan.drawn)
+            nbformat.write(nb, folder / f"{plan.name}-solutions.ipynb")
+    (folder / "rubric.md").write_text(graded.rubric_markdown(drawn, term) + "\n")
+    lines = ["| assignment | exercise | variant of | answers |", "| --- | --- | --- | --- |"]
+    for name, items in drawn.items():
+        for label, item in items:
+            shown = (
+                ", ".join(f"{k} = {v!r}" for k, v in item.answers.items()) or "(function or words: see the notebook)"
+            )
+            lines.append(f"| {name} | {label} | {item.book[0]} | {shown} |")
+    (folder / "answers.md").write_text("\n".join(lines) + "\n")
+    return folder
 
 
 def hidden_seed(course: Path, seed: int | None) -> int:
@@ -129,6 +184,25 @@ def studentize_release(folder: Path) -> list[str]:
     return warnings
 
 
+#: TA minutes per hand-graded point of a book exercise's written answer (the graded variants state their own).
+BOOK_MINUTES_PER_POINT = 1.5
+
+
+def ta_time_table(plans: list[AssignmentPlan], students: int = 60) -> str:
+    """Markdown table: minutes a TA spends per submission on the parts graded by hand, and hours for a class."""
+    lines = [
+        f"| assignment | by hand | minutes per submission | hours at {students} students |",
+        "| --- | --- | --- | --- |",
+    ]
+    for plan in plans:
+        drawn = getattr(plan, "drawn", [])
+        labels = {label for label, _ in drawn}
+        book_written = sum(i.points for i in plan.items if i.kind == "written" and i.exercise not in labels)
+        minutes = graded.ta_minutes(drawn) + BOOK_MINUTES_PER_POINT * book_written
+        lines.append(f"| {plan.name} | {plan.written_points:g} | {minutes:g} | {minutes * students / 60:.1f} |")
+    return "\n".join(lines)
+
+
 def points_table(plans: list[AssignmentPlan]) -> str:
     """Markdown table: each exercise's autograded and hand-graded points."""
     lines = ["| assignment | exercise | autograded | by hand |", "| --- | --- | --- | --- |"]
@@ -151,6 +225,8 @@ def make_assignments(
     timeout: int = 300,
     quiet: bool = False,
     config: dict | None = None,
+    term: int | None = None,
+    pool: Path | None = None,
 ) -> list[AssignmentPlan]:
     """Write the nbgrader course under ``course`` and generate the release of each assignment.
 
@@ -166,7 +242,10 @@ def make_assignments(
     (course / "nbgrader_config.py").write_text(
         NBGRADER_CONFIG.format(course_id=config.get("course_id", "convbook"), root=str(course), timeout=timeout)
     )
-    plans, sources = plan_assignments(config, root, only)
+    graded_specs = [n for n, spec in config["assignments"].items() if spec.get("graded") and (not only or n in only)]
+    term = graded.term_seed(course, config, term) if graded_specs else None
+    pool_entries = graded.load_pool(root, pool) if graded_specs else None
+    plans, sources = plan_assignments(config, root, only, term=term, pool=pool_entries)
     for plan in plans:
         folder = course / "source" / plan.name
         if folder.exists():
@@ -187,7 +266,11 @@ def make_assignments(
             )
             for warning in plan.warnings:
                 print(f"  warning: {warning}", file=sys.stderr)
-    (course / "points.md").write_text(points_table(plans) + "\n")
+    (course / "points.md").write_text(points_table(plans) + "\n\n" + ta_time_table(plans) + "\n")
+    if graded_specs:
+        folder = write_instructor_edition(course, plans, sources, term)
+        if not quiet:
+            print(f"instructor edition (solutions, answers, rubric; keep it from students): {folder}")
     return plans
 
 
@@ -198,10 +281,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=None, help="only these assignments")
     parser.add_argument("--seed", type=int, default=None, help="seed of the hidden tests (default: kept per course)")
     parser.add_argument("--timeout", type=int, default=300, help="seconds per cell when grading")
+    parser.add_argument("--term-seed", type=int, default=None, help="seed of the graded variants (default: kept)")
+    parser.add_argument("--pool", type=Path, default=None, help="the pool of graded exercises (a private copy)")
     args = parser.parse_args(argv)
     root = args.root.resolve()
     course = (args.course or root / "_build" / "course").resolve()
-    plans = make_assignments(course, root, seed=args.seed, only=args.only, timeout=args.timeout)
-    print(f"\n{points_table(plans)}\n")
+    plans = make_assignments(
+        course, root, seed=args.seed, only=args.only, timeout=args.timeout, term=args.term_seed, pool=args.pool
+    )
+    print(f"\n{points_table(plans)}\n\n{ta_time_table(plans)}\n")
     print(f"course folder: {course} (release/ for students; grade with `python -m convbook.course grade`)")
     return 0

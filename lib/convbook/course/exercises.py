@@ -5,7 +5,10 @@ Found from the notebook's structure, never from its prose:
 * an **exercise** starts at a markdown cell holding an ``{exercise}`` directive with a ``:label:`` and runs to the
   next exercise, the next heading cell or the end of the notebook;
 * inside an exercise, untagged code cells *before* its first solution cell are the **answer cells** (the stubs the
-  student fills in); untagged code cells *after* it are the exercise's **check cells**;
+  student fills in), except a cell that only runs self-checks; that cell, and every untagged code cell *after* the
+  first solution cell, is one of the exercise's **check cells**. The book puts its check cells before the solution
+  (:func:`checks_before_solutions`), so that the output stored under a stub is what a student running the stub sees
+  ("not answered yet"), never the PASS of the book's own solution;
 * an answer is a **function** when a stub defines one whose body raises ``NotImplementedError``, a **value** when a
   stub assigns ``None`` to a name at the top level;
 * a **self-check** is a call ``alias.name(...)`` where ``alias`` is a module of ``convbook.course.check`` imported in
@@ -153,6 +156,77 @@ def _stub_answers(source: str) -> tuple[list[str], list[str]]:
     return functions, values
 
 
+def _only_check_calls(source: str, aliases: dict[str, str]) -> bool:
+    """True when every top-level statement of a cell calls a self-check (``check.x(...)``, ``print(check.x(...))``)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False
+    if not tree.body:
+        return False
+    for node in tree.body:
+        segment = ast.get_source_segment(source, node) or ""
+        if isinstance(node, ast.FunctionDef) or not find_check_calls(segment, aliases):
+            return False
+    return True
+
+
+def checks_before_solutions(nb) -> list[tuple[str, int]]:
+    """Move every exercise's check cells in front of its first solution cell, in place, keeping their order.
+
+    Run top to bottom, a check then runs on the student's stub, so the notebook stores what a student sees before
+    answering ("not answered yet"), and the book's solution, folded below it, shows its own result. Returns
+    ``(label, number of cells moved)`` for each exercise changed; the moved cells' stored outputs are stale until
+    the notebook is executed again.
+    """
+    moved = []
+    for ex in reversed(find_exercises(nb)):
+        first_solution = min(ex.solution_code + ex.solution_markdown, default=None)
+        late = [i for i in ex.check_cells if first_solution is not None and i > first_solution]
+        if not late:
+            continue
+        cells = [nb.cells[i] for i in late]
+        for i in reversed(late):
+            del nb.cells[i]
+        nb.cells[first_solution:first_solution] = cells
+        moved.append((ex.label, len(cells)))
+    return moved[::-1]
+
+
+#: What a self-check prints for a stub that is not answered yet (``convbook.course.check``).
+UNANSWERED = ("not answered yet", "not implemented yet", "not yet")
+
+
+def stored_output_problems(nb) -> list[str]:
+    """Where the outputs stored under an exercise's stubs are not what a student running the stubs would see.
+
+    Every check cell must come before the exercise's first solution cell (:func:`checks_before_solutions`), and no
+    untagged cell of an exercise may store a PASS; a cell that runs a self-check must store its "not answered yet"
+    (or "not implemented yet") answer. Returns one sentence per problem, naming the exercise and the cell.
+    """
+    problems = []
+    for ex in find_exercises(nb):
+        first_solution = min(ex.solution_code + ex.solution_markdown, default=None)
+        for index in ex.answer_cells + ex.check_cells:
+            cell = nb.cells[index]
+            text = "".join(_output_text(out) for out in cell.get("outputs", []))
+            if first_solution is not None and index > first_solution:
+                problems.append(
+                    f"{ex.label}: cell {index} runs after the solution; move it above (checks_before_solutions)"
+                )
+            if any(line.startswith("PASS") for line in text.splitlines()) or "correct" in text.split():
+                problems.append(f"{ex.label}: cell {index} stores a passed check under the stub")
+            elif find_check_calls(source_of(cell), check_aliases(nb)) and not any(u in text for u in UNANSWERED):
+                problems.append(f"{ex.label}: cell {index} runs a self-check but stores no 'not answered yet'")
+    return problems
+
+
+def _output_text(output) -> str:
+    text = output.get("text", "")
+    plain = output.get("data", {}).get("text/plain", "")
+    return ("".join(text) if isinstance(text, list) else text) + ("".join(plain) if isinstance(plain, list) else plain)
+
+
 def find_exercises(nb) -> list[Exercise]:
     """The notebook's exercises, with their answer cells, solutions, checks, and what the student writes."""
     aliases = check_aliases(nb)
@@ -177,7 +251,8 @@ def find_exercises(nb) -> list[Exercise]:
                 seen_solution = True
                 (ex.solution_code if cell.cell_type == "code" else ex.solution_markdown).append(index)
             elif cell.cell_type == "code":
-                (ex.check_cells if seen_solution else ex.answer_cells).append(index)
+                only_checks = _only_check_calls(source_of(cell), aliases)
+                (ex.check_cells if seen_solution or only_checks else ex.answer_cells).append(index)
         for index in ex.answer_cells:
             functions, values = _stub_answers(source_of(nb.cells[index]))
             ex.functions += functions

@@ -11,9 +11,11 @@ The handout holds:
   show a solution's result, a PASS, or an answer);
 * ``chapters/notation_exercises.ipynb``, the notation page's "Check yourself" questions as a notebook;
 * ``README.md`` for students (from ``course/handout/README.md``);
-* the library (``lib/convbook`` without the course tooling, ``pyproject.toml``) and ``requirements.txt`` with the
-  pins of what the notebooks need plus ``-e .``, so that ``pip install -r requirements.txt`` in a clone of the class
-  repository makes ``import convbook`` work; ``binder/`` as in the book, for Binder; ``LICENSE``; a ``.gitignore``.
+* the student build of the library (``lib/convbook`` without the course tooling, the self-checks' array
+  references replaced by a library-backed stand-in, :data:`STUDENT_REFERENCE`), ``pyproject.toml``, and
+  ``requirements.txt`` with the pins of what the notebooks need plus ``-e .``, so that
+  ``pip install -r requirements.txt`` in a clone of the class repository makes ``import convbook`` work;
+  ``binder/`` as in the book, for Binder; ``LICENSE``; a ``.gitignore``.
 """
 
 from __future__ import annotations
@@ -110,9 +112,8 @@ def handout_requirements(root: Path, runtime: list[str]) -> str:
     return (
         "# What the notebooks need, at the versions the book is tested with; the last line installs the book's\n"
         "# library (convbook) from lib/ in this folder, so that notebooks can `import convbook`.\n"
-        "# With an NVIDIA GPU, install the CUDA build of the same torch version first (README.md).\n"
-        + "\n".join(pins)
-        + "\n-e .\n"
+        "# Python 3.11 or later. On Linux, install torch first: the CPU build without an NVIDIA GPU, the CUDA build\n"
+        "# with one (README.md); otherwise pip downloads the multi-GB CUDA build.\n" + "\n".join(pins) + "\n-e .\n"
     )
 
 
@@ -120,17 +121,31 @@ def _copy_tree(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns(*_NOT_COPIED))
 
 
+#: The checks' array references answer the book's coding exercises: the student build has the library-backed
+#: stand-in in their place (convbook.course.check._student_reference, installed as check/_reference.py).
+STUDENT_REFERENCE = ("_reference.py", "_student_reference.py")
+
+
 def _copy_library(src: Path, dst: Path) -> None:
-    """``lib/convbook`` for students: the course package keeps only the self-checks (the tooling is the authors')."""
+    """``lib/convbook`` for students (the student build of the library).
+
+    The course package keeps only the self-checks and ``doctor.py`` (the set-up check the handout's README names;
+    the tooling, the graded exercises' generator included, is the instructors'), and the self-checks' array
+    references are replaced by the library-backed stand-in.
+    """
     skip = shutil.ignore_patterns(*_NOT_COPIED)
 
     def ignore(folder: str, names: list[str]) -> set[str]:
         ignored = set(skip(folder, names))
         if Path(folder).resolve() == (src / "course").resolve():
-            ignored |= {name for name in names if name not in ("__init__.py", "check")}
+            ignored |= {name for name in names if name not in ("__init__.py", "check", "doctor.py")}
+        if Path(folder).resolve() == (src / "course" / "check").resolve():
+            ignored |= set(STUDENT_REFERENCE)
         return ignored
 
     shutil.copytree(src, dst, ignore=ignore)
+    reference, stand_in = STUDENT_REFERENCE
+    shutil.copy2(src / "course" / "check" / stand_in, dst / "course" / "check" / reference)
 
 
 def notebook_list(out: Path) -> str:

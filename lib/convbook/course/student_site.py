@@ -31,6 +31,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
+from convbook._release import VERSION
 from convbook.course.build import jupyter_book_build, report_failure
 from convbook.course.handout import prepare_out
 from convbook.course.notebooks import load_config
@@ -80,6 +81,8 @@ def student_config(config: dict, repository: str | None) -> dict:
     html["use_edit_page_button"] = False
     html["use_issues_button"] = False
     html["use_repository_button"] = bool(repository)
+    # the book's footer links to its own repository (tags, changelog), which holds the solutions: name the edition only
+    html["extra_footer"] = f"<p>Student edition of convbook {VERSION}.</p>"
     config["html"] = html
     if repository:
         config["repository"] = {"url": repository, "path_to_book": "", "branch": "main"}

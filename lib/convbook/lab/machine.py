@@ -5,7 +5,7 @@
 * :func:`blas_threads`: read or fix the number of threads of NumPy's BLAS
   (OpenBLAS) at run time, through ``threadpoolctl`` when it is installed and
   otherwise through OpenBLAS's own C functions (``ctypes``).
-* :func:`last_level_cache_bytes`: the size of the largest CPU cache.
+* :func:`last_level_cache_bytes`: the size of the largest CPU cache; :func:`cache_sizes`: every level's.
 * :func:`matmul_peak` and :func:`memory_bandwidth`: the two ceilings of a
   roofline plot (Williams et al., 2009), *measured* on this machine: the
   float32 GFLOP/s of a large matrix product, and the GB/s of a large copy.
@@ -78,6 +78,33 @@ def last_level_cache_bytes() -> int | None:
         if digits.isdigit():
             sizes.append(int(digits) * scale)
     return max(sizes) if sizes else None
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read().strip()
+
+
+def cache_sizes() -> dict[str, int]:
+    """Bytes of each data cache level of one core as Linux's ``/sys`` reports it (what ``lscpu`` reads).
+
+    ``{'L1d': 49152, 'L2': 2097152, 'L3': 503316480}``: per core for the private levels, and the size of the shared
+    level as the (possibly virtual) machine reports it. Empty where the system does not say.
+    """
+    out = {}
+    for index in sorted(glob.glob("/sys/devices/system/cpu/cpu0/cache/index*")):
+        try:
+            fields = {k: _read(f"{index}/{k}") for k in ("level", "type", "size")}
+        except OSError:
+            continue
+        if fields["type"] == "Instruction":
+            continue
+        text = fields["size"].upper()
+        scale = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
+        digits = text[:-1] if text[-1:] in "KMG" else text
+        if digits.isdigit():
+            out[f"L{fields['level']}" + ("d" if fields["type"] == "Data" else "")] = int(digits) * scale
+    return out
 
 
 def _blas_info() -> str:

@@ -17,6 +17,9 @@ information, the problem (sizes) and the time in milliseconds. The older layout 
 * :func:`capture`: run a function in a fresh process (:func:`convbook.lab.fresh.run_fresh_output`)
   with the log switched on, and parse what it printed. oneDNN reads the variable once, when torch
   loads it, hence the new process.
+* :func:`capture_value`: the same, but the log starts off: the function switches it on around the calls it
+  wants logged (``torch.backends.mkldnn.verbose``), so that it can warm up and time the same calls unlogged in
+  the same process; returns the records and the function's own result.
 * :func:`by_label`: the records grouped by their label.
 """
 
@@ -27,7 +30,7 @@ from dataclasses import dataclass
 
 from convbook.lab.fresh import run_fresh_output
 
-__all__ = ["MARK", "Primitive", "by_label", "capture", "mark", "parse_log"]
+__all__ = ["MARK", "Primitive", "by_label", "capture", "capture_value", "mark", "parse_log"]
 
 #: Start of a label line in a log (see :func:`mark`).
 MARK = "@@ "
@@ -119,3 +122,18 @@ def capture(target, *args, threads: int | None = 1, timeout: float = 900, **kwar
     env = {"ONEDNN_VERBOSE": "1", "DNNL_VERBOSE": "1"}
     run = run_fresh_output(target, *args, env=env, threads=threads, timeout=timeout, **kwargs)
     return parse_log(run.stdout)
+
+
+def capture_value(
+    target, *args, threads: int | None = 1, timeout: float = 900, **kwargs
+) -> tuple[list[Primitive], object]:
+    """Run ``target(*args, **kwargs)`` in a fresh process whose log starts *off*; its primitives and its result.
+
+    ``target`` switches the log on itself around the calls it wants logged (``with
+    torch.backends.mkldnn.verbose(torch.backends.mkldnn.VERBOSE_ON): ...``), so that warm-up calls and unlogged
+    timings of the same calls run in the same process, untouched by the logging. Its result comes back as JSON
+    values (:func:`convbook.lab.fresh.run_fresh_output`).
+    """
+    env = {"ONEDNN_VERBOSE": "0", "DNNL_VERBOSE": "0"}  # off at start, whatever this process's environment says
+    run = run_fresh_output(target, *args, env=env, threads=threads, timeout=timeout, **kwargs)
+    return parse_log(run.stdout), run.value

@@ -49,7 +49,11 @@ __all__ = ["MIN_PROCESSES", "POOLED_KEYS", "Across", "across", "combine", "combi
 MIN_PROCESSES = 3
 
 #: Keys whose lists are samples: combined by concatenation (every process's samples, pooled), not element-wise.
-POOLED_KEYS = frozenset({"samples_s", "samples"})
+#: Any other list is a series over an axis (sizes, dilations, channels) and is combined point by point. An experiment
+#: that stores samples under another key adds the key here (tests/test_replicate.py checks every stored file).
+POOLED_KEYS = frozenset(
+    {"samples_s", "samples", "ms_per_sample", "fresh_ms", "reused_ms", "torch_in_blocks_s", "torch_after_convbook_s"}
+)
 
 
 def combine(trees: list, path: str = "results") -> Any:

@@ -55,7 +55,7 @@ import json
 import platform
 import subprocess
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -130,7 +130,12 @@ class Migration:
 
 @dataclass(frozen=True)
 class Provenance:
-    """Where, when, with what and by which command a result was made."""
+    """Where, when, with what and by which command a result was made.
+
+    ``threads`` are the thread counts of the process that ran the command; an experiment that fixes its own (the
+    benchmark's ``--threads``, the timing experiments' one thread) records them in its settings, and a replicated
+    experiment runs in child processes of its own.
+    """
 
     command: str
     created_utc: str
@@ -235,7 +240,7 @@ def provenance(command: str, load_before: list[float] | None = None, ceilings: d
     versions = {"python": info["python"], **info["versions"]}
     return Provenance(
         command=command,
-        created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created_utc=datetime.now(UTC).isoformat(timespec="seconds"),
         machine=Machine(
             cpu_model=info["cpu_model"],
             usable_cores=info["usable_cores"],
@@ -254,7 +259,7 @@ def provenance(command: str, load_before: list[float] | None = None, ceilings: d
 def run_experiment(name: str, quick: bool = False, command: str | None = None, **options) -> Reference:
     """Run experiment ``name`` (with its keyword ``options``) and return its typed result with provenance."""
     module = _types(name)
-    load_before, start = machine.load_average(), datetime.now(timezone.utc)
+    load_before, start = machine.load_average(), datetime.now(UTC)
     bodies = run_processes(module, quick, options)
     allowed = {"settings", "results", "ceilings"}
     for body in bodies:
@@ -278,7 +283,7 @@ def run_experiment(name: str, quick: bool = False, command: str | None = None, *
         "provenance": provenance(
             command or command_line(name, quick, **options), load_before, combine(ceilings) if ceilings else None
         ),
-        "wall_seconds": round((datetime.now(timezone.utc) - start).total_seconds(), 1),
+        "wall_seconds": round((datetime.now(UTC) - start).total_seconds(), 1),
         "settings": bodies[0]["settings"],
         "results": combine_kept([b["results"] for b in bodies], name),
         "replicates": [b["results"] for b in bodies] if replicated else None,

@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
+from convbook.plotting.alt_text import alt_text_problems
 from convbook.shapes import conv_output_size
 
 #: Okabe & Ito's colour-blind-safe palette.
@@ -166,27 +167,47 @@ def show_footprint(ax, input_shape, kernel_size, dilation=1, position=(0, 0), st
 # --------------------------------------------------------------------------- animation
 
 
+def _checked_alt(alt) -> str:
+    """``alt`` when it says what an animation shows (``alt_text_problems``); raise otherwise."""
+    if not isinstance(alt, str):
+        raise TypeError(f"Player: alt must be a str that describes the animation, got {type(alt).__name__}")
+    problems = alt_text_problems(alt)
+    if problems:
+        raise ValueError(f"Player: alt must say what the animation shows ({'; '.join(problems)}), got {alt!r}")
+    return alt
+
+
 class Player:
     """A self-contained HTML/JS frame player: PNG frames, plain buttons, no CDN.
 
     It renders in Jupyter (``_repr_html_``) and on the static site, offline.
-    The root element carries ``data-frame`` with the current frame index.
+    The root element carries ``data-frame`` with the current frame index. ``alt`` is the text alternative: what
+    the animation shows, in words (checked by :func:`convbook.plotting.alt_text.alt_text_problems`). It is the
+    frame image's ``alt``, so a screen reader, and a printed copy where the script does not run, get the description.
+    The player itself (``role="group"``) gets a short ``aria-label`` that names it (:meth:`label`), not the
+    description again, so a screen reader does not read the description twice.
     """
 
-    def __init__(self, frames: list[bytes], interval_ms: int = 700, alt: str = "animation"):
+    def __init__(self, frames: list[bytes], interval_ms: int = 700, *, alt: str):
         if not frames:
             raise ValueError("Player: frames must not be empty")
-        self.frames, self.interval_ms, self.alt = frames, int(interval_ms), alt
+        self.frames, self.interval_ms, self.alt = frames, int(interval_ms), _checked_alt(alt)
         self.id = "cbp-" + hashlib.sha1(b"".join(frames)).hexdigest()[:10]
 
     def __len__(self) -> int:
         return len(self.frames)
 
+    @property
+    def label(self) -> str:
+        """The player's short accessible name (its ``aria-label``); the description is the frame's ``alt``."""
+        return f"Animation, {len(self)} frame{'s' * (len(self) != 1)}, with play and step controls"
+
     def _repr_html_(self) -> str:
         uris = ["data:image/png;base64," + base64.b64encode(f).decode() for f in self.frames]
         n, pid = len(uris), self.id
         buttons = "".join(
-            f'<button type="button" data-act="{act}" title="{tip}" style="margin-right:4px">{label}</button>'
+            f'<button type="button" data-act="{act}" title="{tip}" aria-label="{tip}" style="margin-right:4px">'
+            f"{label}</button>"
             for act, label, tip in [
                 ("first", "|&#9664;", "first frame"),
                 ("prev", "&#9664;", "previous frame"),
@@ -195,8 +216,9 @@ class Player:
                 ("last", "&#9654;|", "last frame"),
             ]
         )
-        return f"""<div class="convbook-player" id="{pid}" data-frame="0">
-<img src="{uris[0]}" alt="{html.escape(self.alt)}" style="max-width:100%">
+        alt, label = html.escape(self.alt), html.escape(self.label)
+        return f"""<div class="convbook-player" id="{pid}" data-frame="0" role="group" aria-label="{label}">
+<img src="{uris[0]}" alt="{alt}" style="max-width:100%">
 <div style="font-family:sans-serif;font-size:0.9em">{buttons}
 <input type="range" min="0" max="{n - 1}" value="0" style="vertical-align:middle" aria-label="frame">
 <span class="frame-label">1 / {n}</span></div>
@@ -234,7 +256,9 @@ def _fig_png(fig) -> bytes:
     return buf.getvalue()
 
 
-def animate_conv(input_shape, kernel_size, stride=1, padding=0, dilation=1, interval_ms: int = 700) -> Player:
+def animate_conv(
+    input_shape, kernel_size, stride=1, padding=0, dilation=1, interval_ms: int = 700, alt: str | None = None
+) -> Player:
     """Animate a kernel sliding over an input: one frame per output element.
 
     Left panel: the input (with its padding in grey, if any) with the taps read for the
@@ -247,12 +271,17 @@ def animate_conv(input_shape, kernel_size, stride=1, padding=0, dilation=1, inte
     kernel_size, stride, padding, dilation : int or (int, int)
     interval_ms : int
         Delay between frames when playing.
+    alt : str, optional
+        The text alternative: what this animation shows and why, in words (a sentence or more). By default, a
+        description made from the arguments (kernel, input, padding, stride, dilation, output size).
 
     Returns
     -------
     Player
         Displays as an HTML/JS player that needs no network.
     """
+    if alt is not None:
+        _checked_alt(alt)  # before drawing every frame
     (H, W), (kH, kW), (sH, sW) = input_shape, _pair(kernel_size), _pair(stride)
     (pH, pW), (dH, dW) = _pair(padding), _pair(dilation)
     Ho = conv_output_size(H, kH, sH, pH, dH)
@@ -280,4 +309,24 @@ def animate_conv(input_shape, kernel_size, stride=1, padding=0, dilation=1, inte
                 frames.append(_fig_png(fig))
     finally:
         plt.close(fig)
-    return Player(frames, interval_ms, alt=f"{kH}x{kW} kernel sliding over a {H}x{W} input")
+    return Player(
+        frames,
+        interval_ms,
+        alt=_describe_animation((H, W), (kH, kW), (sH, sW), (pH, pW), (dH, dW)) if alt is None else alt,
+    )
+
+
+def _describe_animation(input_shape, kernel, stride, padding, dilation) -> str:
+    """The default text alternative of :func:`animate_conv`: its settings and what each frame shows, in words."""
+    (H, W), (kH, kW), (sH, sW), (pH, pW), (dH, dW) = input_shape, kernel, stride, padding, dilation
+    Ho, Wo = conv_output_size(H, kH, sH, pH, dH), conv_output_size(W, kW, sW, pW, dW)
+    settings = [f"padding {pH}x{pW} (grey)" if (pH or pW) else "no padding"]
+    if (sH, sW) != (1, 1):
+        settings.append(f"stride {sH}x{sW}")
+    if (dH, dW) != (1, 1):
+        settings.append(f"dilation {dH}x{dW}")
+    return (
+        f"Animation, one frame per output cell: a {kH}x{kW} kernel slides over a {H}x{W} input with "
+        f"{', '.join(settings)}. In each frame the left grid highlights the input cells read for the current "
+        f"output and the right grid marks that cell in the {Ho}x{Wo} output."
+    )

@@ -138,14 +138,16 @@ def no_library_calls(functions: Iterable[Callable]):
 
 
 def _reference_functions() -> list[Callable]:
-    from convbook.course.check import _reference  # loaded when a check runs: the package imports it, not the reverse
+    """The functions of the checks' references (the array references and the counts), which no answer may call."""
+    from convbook.course.check import _counts, _reference  # loaded when a check runs: the package imports them
 
-    return [f for f in vars(_reference).values() if inspect.isfunction(f) and f.__module__ == _reference.__name__]
+    modules = {_reference.__name__, _counts.__name__}
+    return [f for f in vars(_reference).values() if inspect.isfunction(f) and f.__module__ in modules]
 
 
 def _public_name(qualified: str) -> str:
     """``convbook.dilated.dilate_kernel`` stays; private reference names get a plain description."""
-    if ".check._reference." in qualified:
+    if ".check._reference." in qualified or ".check._counts." in qualified or "._student_reference." in qualified:
         return "the self-check's own reference (convbook.course.check._reference)"
     return qualified
 
@@ -309,20 +311,27 @@ def not_answered(name: str, given: dict) -> CheckResult | None:
     return None
 
 
-def compare_values(name: str, given: dict, expected: dict, diagnose=None, hint: str = "") -> CheckResult:
+def compare_values(
+    name: str, given: dict, expected: dict, diagnose=None, hint: str = "", rel_tol: dict | None = None
+) -> CheckResult:
     """Check answers typed by hand: ``given`` and ``expected`` map an answer's name to its value.
 
     Unanswered values (``None``) give "not answered yet"; each wrong value is
     named, without the expected value, and ``diagnose(name, value)`` may add
-    what the mistake looks like.
+    what the mistake looks like. ``rel_tol`` maps the names of answers a student may round (a ratio) to a
+    relative tolerance, tested as the autograder does (:func:`answer_difference`); the others are exact.
     """
+    rel_tol = rel_tol or {}
     unanswered = not_answered(name, given)
     if unanswered is not None:
         return unanswered
     wrong, notes = [], []
     for key, value in given.items():
         try:
-            diff = number_difference(value, expected[key], strict_int=False)
+            if key in rel_tol:
+                diff = answer_difference(value, expected[key], rel_tol=rel_tol[key])
+            else:
+                diff = number_difference(value, expected[key], strict_int=False)
         except Unusable as exc:
             diff = str(exc)
         if diff is not None:

@@ -21,6 +21,7 @@ from convbook.course.check import (
     as_number,
     call_student,
     compare,
+    compare_values,
     describe_case,
     least_precise,
     never_raises,
@@ -198,5 +199,76 @@ def pointwise_macs(student_fn, *, seed: int | None = None) -> CheckResult:
         hint="how many dot products does one pixel compute, and how long is each? (notation page, 'Counting')",
         diagnose=_macs_diagnosis,
         forbidden=(_costs.conv_cost, _costs.conv_macs),
+        label=_label(seed),
+    )
+
+
+# --------------------------------------------------------------------------- the chapter's exercise page (06)
+
+
+@never_raises
+def layer_costs(params, macs) -> CheckResult:
+    """Exercise pw-ex-14: a 1x1 layer with bias, 256 -> 64 channels on a 56x56 map, one image; ``params`` counts the
+    weights and the biases (the notation page's weights exclude biases)."""
+    expected = {"params": 64 * 256 + 64, "macs": _reference.conv_macs(1, 256, 64, (1, 1), (56, 56))}
+
+    def diagnose(name, value):
+        if name == "params" and value == 64 * 256:
+            return "the biases are parameters too, one per output channel"
+        if name == "macs" and value == 2 * expected["macs"]:
+            return "twice the count: that is FLOPs; count multiply-adds"
+        return None
+
+    return compare_values(
+        "layer_costs", {"params": params, "macs": macs}, expected, diagnose, hint="1x1 chapter, section 1"
+    )
+
+
+@never_raises
+def bottleneck_ratio(bottleneck_macs_per_pixel, plain_macs_per_pixel, ratio) -> CheckResult:
+    """Exercise pw-ex-15: 256 -> 64 (1x1) -> 64 (3x3) -> 256 (1x1) against one 3x3 layer 256 -> 256, per pixel."""
+    per_pixel = lambda c_in, c_out, k: _reference.conv_macs(1, c_in, c_out, (k, k), (1, 1))  # noqa: E731
+    bottleneck = per_pixel(256, 64, 1) + per_pixel(64, 64, 3) + per_pixel(64, 256, 1)
+    plain = per_pixel(256, 256, 3)
+    expected = {"bottleneck_macs_per_pixel": bottleneck, "plain_macs_per_pixel": plain, "ratio": plain / bottleneck}
+
+    def diagnose(name, value):
+        if name == "bottleneck_macs_per_pixel" and value == per_pixel(256, 64, 1) + per_pixel(64, 256, 1):
+            return "the 3x3 layer in the middle counts too"
+        return None
+
+    given = {"bottleneck_macs_per_pixel": bottleneck_macs_per_pixel, "plain_macs_per_pixel": plain_macs_per_pixel}
+    given["ratio"] = ratio
+    # The ratio may be rounded (8.47, 8.5): 1 %, the autograder's tolerance (nbgrader_source._value_test).
+    return compare_values(
+        "bottleneck_ratio", given, expected, diagnose, hint="1x1 chapter, section 2", rel_tol={"ratio": 0.01}
+    )
+
+
+def _nhwc_reference(x, weight, bias):
+    nchw = np.transpose(np.asarray(x, dtype=np.float64), (0, 3, 1, 2))  # (N, C_in, H, W)
+    out = _reference.pointwise(nchw, np.asarray(weight, dtype=np.float64).T, np.asarray(bias, dtype=np.float64))
+    return np.transpose(out, (0, 2, 3, 1))  # (N, H, W, C_out)
+
+
+@never_raises
+def pointwise_nhwc(student_fn, *, seed: int | None = None) -> CheckResult:
+    """Check ``student_fn(x, weight, bias)``: a 1x1 convolution on channels-last ``x`` (N, H, W, C_in) with a
+    weight (C_in, C_out) and a bias (C_out,), returning (N, H, W, C_out)."""
+    rng = np.random.default_rng(2017 if seed is None else seed)
+    shapes = [(1, 2, 3, 4, 5), (2, 3, 3, 1, 2), (1, 4, 2, 6, 3)]
+    if seed is not None:
+        shapes += [tuple(int(v) for v in rng.integers(1, [3, 6, 6, 9, 9])) for _ in range(5)]
+    cases = []
+    for n, h, w, c_in, c_out in shapes:
+        args = (rng.normal(size=(n, h, w, c_in)), rng.normal(size=(c_in, c_out)), rng.normal(size=c_out))
+        cases.append((args, {}))
+    return compare(
+        "pointwise_nhwc",
+        student_fn,
+        _nhwc_reference,
+        cases,
+        hint="every pixel's channel vector times the weight: one row per pixel (1x1 chapter, section 1)",
+        forbidden=(_pw.pointwise_conv2d, _pw.pointwise_conv2d_loop, _conv.conv2d),
         label=_label(seed),
     )

@@ -18,6 +18,7 @@ listed as notes. Checks on each page:
   link's ``#fragment`` names an element of the target page;
 * every image in the page content has loaded (``naturalWidth > 0``), and PNG
   figures are opaque, so that they stay readable in dark mode;
+* every figure has a text alternative that says what it shows, not a file name (``figure_alt``);
 * math is typeset by MathJax (served from the site): every ``.math`` element
   becomes an ``mjx-container`` with no TeX error, and the notation page has math;
 * every animation player (``.convbook-player``) advances a frame when its play
@@ -35,6 +36,10 @@ With ``--student`` it checks the student edition (``make student-site``) instead
 no page may hold a solution, the repository and launch buttons must point to ``--repository`` (the class
 repository) or be absent, and every file of the site (HTML, the downloadable ``_sources``, the search index) is
 scanned for the text of the book's solutions and their outputs, and for a self-check's PASS.
+
+Then the accessibility check (:mod:`convbook.course.site.a11y`, skipped with ``--no-a11y``): axe-core's WCAG 2.1
+A and AA rules on every page checked above, in light and dark mode, and on each explorer in several states; a
+table of the violations (page, mode, rule, impact, nodes) is printed, or one line when there is none.
 
 Screenshots of each chapter's first page (the chapters of ``_toc.yml``) go to
 ``_build/screenshots/``, plus one page in dark mode. Exit status 0 when every
@@ -55,6 +60,8 @@ from urllib.parse import unquote, urldefrag, urlparse
 from playwright.sync_api import sync_playwright
 
 from convbook.course.notebooks import normalize, solution_fingerprints
+from convbook.course.site.a11y import check_accessibility
+from convbook.course.site.figure_alt import check_site_alt
 from convbook.course.site.pages import ASSET_DIRS, BOOK_REPOSITORY, TIMEOUT_MS, VIEWPORT, PageChecker, site_pages
 from convbook.course.site.report import Report, print_summary
 from convbook.course.site.server import CHROMIUM, INSTALL_HINT, SiteServer, http_status, launch_chromium, site_path
@@ -223,6 +230,7 @@ class SiteChecker(PageChecker):
                 f"{rel}: on disk but linked from no page (left over from an earlier build? `make clean`); not checked"
             )
         self.check_links(origin)
+        check_site_alt(self.site, self.report)  # every figure has a text alternative (figure_alt)
         self.check_search(page, origin)
         context.close()
         self.dark_screenshot(browser, origin)
@@ -254,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--screenshots", type=Path, default=None, help="default: _build/screenshots next to the site")
     parser.add_argument("--chromium", type=Path, default=CHROMIUM)
     parser.add_argument("--student", action="store_true", help="check the student edition (make student-site)")
+    parser.add_argument("--no-a11y", action="store_true", help="skip the accessibility check (axe-core)")
     parser.add_argument(
         "--repository",
         default=None,
@@ -279,6 +288,14 @@ def main(argv: list[str] | None = None) -> int:
             repository = args.repository or (None if args.student else BOOK_REPOSITORY)
             checker = SiteChecker(site, toc, shots, sources, report, args.student, repository, book=root)
             checker.run(browser, server.origin)
+            if not args.no_a11y:
+                a11y = check_accessibility(browser, server.origin, sorted(checker.pages))
+                print(a11y.table() + "\n" + a11y.summary() if not a11y.ok else a11y.summary())
+                report.counts["accessibility: pages x modes"] = len(a11y.pages) * len(a11y.modes)
+                report.counts["accessibility: explorer states"] = a11y.states
+                report.counts["accessibility: axe-core rules"] = a11y.rules
+                for f in a11y.findings:
+                    report.fail("accessibility", f"{f.page} ({f.mode}): {f.rule} ({f.impact}), {f.nodes} nodes")
         finally:
             browser.close()
     print_summary(report, time.perf_counter() - start, shots)

@@ -99,16 +99,20 @@ POINT_JS = """
 }
 """
 
-#: Colour of the canvas pixel near the top-left corner of each listed cell (inside the cell, clear of its digits).
+#: The colours painted inside each listed cell, clear of its edge: its fill, and its hatching or digits in other
+#: colours (padding is hatched; digits are drawn in cells of 17 px and more). Rings reach 4 px in from the edge; in
+#: cells under 12 px the ring is a dot at the centre, and under 6 px (no grid lines) the whole cell is read.
 PIXELS_JS = """
 (root, [view, cells]) => {
   const api = root.convExplorer, canvas = root.querySelector(`canvas[data-view="${view}"]`);
   const ctx = canvas.getContext("2d"), ratio = canvas.width / canvas.getBoundingClientRect().width;
   return cells.map(([c, r, q]) => {
-    const p = api.cellCenter(view, c, r, q);
-    const inset = Math.max(1.5, Math.min(4, p.size * 0.2));
-    const d = ctx.getImageData(Math.floor((p.left + inset) * ratio), Math.floor((p.top + inset) * ratio), 1, 1).data;
-    return [d[0], d[1], d[2]];
+    const p = api.cellCenter(view, c, r, q), inset = p.size >= 12 ? 5 : p.size >= 6 ? 1 : 0;
+    const x = Math.floor((p.left + inset) * ratio), y = Math.floor((p.top + inset) * ratio);
+    const side = Math.max(1, Math.floor((p.size - 2 * inset) * ratio));
+    const d = ctx.getImageData(x, y, side, side).data, seen = new Set();
+    for (let i = 0; i < d.length; i += 4) seen.add(d[i] + "," + d[i + 1] + "," + d[i + 2]);
+    return Array.from(seen, (key) => key.split(",").map(Number));
   });
 }
 """
@@ -154,9 +158,11 @@ class ExplorerPage:
         self.browser, self.origin, self.site, self.shots, self.r = browser, origin, site, shots, results
         self.errors: list[str] = []
 
-    def new_page(self, width=1200, height=900, dark=False, console=True):
+    def new_page(self, width=1200, height=900, dark=False, console=True, reduced_motion=False):
         context = self.browser.new_context(
-            viewport={"width": width, "height": height}, color_scheme="dark" if dark else "light"
+            viewport={"width": width, "height": height},
+            color_scheme="dark" if dark else "light",
+            reduced_motion="reduce" if reduced_motion else "no-preference",
         )
         if dark:
             context.add_init_script("localStorage.setItem('mode', 'dark'); localStorage.setItem('theme', 'dark');")
@@ -226,8 +232,14 @@ class ExplorerPage:
         lit = root.evaluate("(r) => r.convExplorer.highlighted()")
         if lit["output"] != [[1, 1, 1, "sel"]]:
             self.r.fail(f"keyboard: arrows and PageDown on the output view selected {lit['output']}, not (1, 1, 1)")
-        desc = root.locator('[data-role="desc"]').inner_text()
-        if "Output channel 1" not in desc:
+        try:  # the description is rewritten once the keys settle (debounced)
+            page.wait_for_function(
+                "(r) => r.querySelector('[data-role=desc]').textContent.startsWith('Output channel 1')",
+                arg=root.element_handle(),
+                timeout=5_000,
+            )
+        except Exception:
+            desc = root.locator('[data-role="desc"]').inner_text()
             self.r.fail(f"keyboard: the description does not follow the cursor: {desc[:80]!r}")
         # play: the selection walks the output
         root.locator('[data-act="first"]').click()

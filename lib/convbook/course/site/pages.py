@@ -136,6 +136,10 @@ def image_bytes(src: str, origin: str, site: Path) -> bytes | None:
     return None
 
 
+#: XPath test for an element whose classes include ``solution`` (a sphinx-exercise solution admonition).
+_HAS_CLASS_SOLUTION = "contains(concat(' ', normalize-space(@class), ' '), ' solution ')"
+
+
 class PageChecker:
     """The checks of one page; :class:`convbook.course.site.check.SiteChecker` crawls the site with them."""
 
@@ -295,13 +299,19 @@ class PageChecker:
                 self.report.fail("solutions", f"{label}: not shown after a click: {str(exc).splitlines()[0]}")
 
     def check_solution_cells(self, page, rel: str) -> None:
-        """Code cells tagged ``solution`` are folded (a toggle) until their summary is clicked."""
+        """Code cells tagged ``solution`` are folded (a toggle) until their summary is clicked; inside a gated
+        solution, the solution's own dropdown folds them (checked by :meth:`check_solutions`, which opens it)."""
         cells = page.locator("article .cell.tag_solution")
         for index in range(cells.count()):
             cell = cells.nth(index)
             self.report.counts["solution code cells"] += 1
             label = f"{rel}: solution code cell {index + 1}"
             try:
+                gated = cell.locator(f"xpath=ancestor::div[{_HAS_CLASS_SOLUTION}]")
+                if gated.count():  # inside its solution's one dropdown, hidden and opened by check_solutions
+                    if not cell.is_visible():
+                        self.report.fail("solutions", f"{label} is not shown when its solution is opened")
+                    continue
                 if cell.is_visible():
                     self.report.fail("solutions", f"{label} is visible before it is clicked")
                     continue

@@ -8,12 +8,17 @@
 2. Serve it on 127.0.0.1 and open it in headless ``/usr/bin/chromium`` (driven by Playwright; Playwright's own
    browser download, which Jupyter Book's ``pdfhtml`` builder needs, is not used). Before printing: every lazy image
    is loaded, MathJax (served from the site by sphinx-mathjax-offline) has typeset every formula, every explorer has
-   drawn itself, every solution dropdown is opened, and print CSS wraps long code lines, shows each animation as its
+   drawn itself, every solution dropdown is opened, a title page naming the edition (``convbook._release``) is put
+   first, and print CSS wraps long lines of code, keeps output blocks unwrapped (each output block too wide for the
+   page is set in a smaller font until it fits, so a table row stays on one line), keeps a code cell that fits on a
+   page in one piece (a split cell left an empty framed box at the bottom of a page), shows each animation as its
    first frame without its buttons, and starts every chapter and section on a new page.
-3. Print with ``page.pdf()`` (A4, page numbers in the footer) to ``_build/pdf/convbook.pdf``.
-4. Check the PDF with pypdf (:func:`check_pdf`): its page count, every chapter's and section's title in its text and
-   at the top of a page, its images, typeset math (MathJax's fonts, no raw TeX left), and no line of code wider than
-   its box (measured in the page before printing).
+3. Print with ``page.pdf()`` (A4, page numbers in the footer) to ``_build/pdf/convbook.pdf``, tagged (a structure
+   tree for screen readers), with an outline (bookmarks from the headings) and the page's language (``<html lang>``).
+4. Check the PDF (:func:`convbook.course.site.pdf_check.check_pdf`): its page count, every chapter's and section's
+   title in its text, at the top of a page and in the outline, tags and language, the version on the title page,
+   its images, typeset math, no wrapped output row and no page ending in an empty box; and, measured in the page
+   before printing, no line of code wider than its box.
 
 Exit status 0 when the PDF was written and passed every check.
 """
@@ -21,26 +26,27 @@ Exit status 0 when the PDF was written and passed every check.
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import re
 import sys
 import time
-import unicodedata
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 from playwright.sync_api import sync_playwright
-from pypdf import PdfReader
 
+from convbook._release import REPOSITORY, TAG, VERSION
 from convbook.course.build import jupyter_book_build, report_failure
+from convbook.course.site.pdf_check import check_pdf, css_problems
 from convbook.course.site.server import CHROMIUM, SiteServer, launch_chromium
 
 PDF_NAME = "convbook.pdf"
-#: Raw TeX that must not survive into the PDF's text: MathJax replaces every formula it typesets.
-RAW_TEX = re.compile(r"\\(frac|text|mathbf|mathrm|sum|cdot|times|left|right|begin|end)\b|\$\$|\\\(|\\\[")
+#: Where the other editions are: every tag is one (the title page and the site's footer point here).
+RELEASES = f"{REPOSITORY}/tags"
 
-#: Print CSS: the page content only, wrapped code, animations as their first frame, chapters on new pages.
+#: Print CSS: the page content only, code cells whole, output rows unwrapped, animations as their first frame,
+#: chapters on new pages. ``pdf_check.css_problems`` checks the rules that the PDF's own checks rely on.
 PRINT_CSS = """
 @page { size: A4; margin: 16mm 14mm 18mm 14mm; }
 html, body { background: #fff !important; }
@@ -54,11 +60,28 @@ html, body { background: #fff !important; }
 /* a new page for every chapter and section (Sphinx's singlehtml marks each document with an anchor) */
 span[id^="document-"] { display: block; break-before: page; page-break-before: always; height: 0; }
 span[id="document-index"] { break-before: auto; page-break-before: auto; }
-/* code: wrap long lines instead of cutting them at the margin */
-pre, pre code, .highlight pre, div.cell_output pre, .output pre {
+/* the title page (TITLE_PAGE_JS) */
+.convbook-title-page { break-after: page; page-break-after: always; text-align: center; padding-top: 28vh; }
+.convbook-title-page .title { font-size: 2.1em; font-weight: 600; line-height: 1.25; margin-bottom: 1.2em; }
+.convbook-title-page p { margin: 0.5em 0; }
+.convbook-title-page .version { font-size: 1.25em; }
+/* code: wrap long lines of source instead of cutting them at the margin */
+pre, pre code, .highlight pre {
   white-space: pre-wrap !important; overflow-wrap: anywhere !important; word-break: break-word !important;
   overflow: visible !important; max-height: none !important; }
+/* outputs: never wrapped (a table row broken in two is unreadable); FIT_OUTPUTS_JS shrinks the wide ones */
+.cell_output pre, .cell_output .output pre, .output pre {
+  white-space: pre !important; overflow-wrap: normal !important; word-break: normal !important;
+  overflow: visible !important; max-height: none !important; font-size: 0.8em; }
 div.highlight, .cell_output, .output { overflow: visible !important; max-height: none !important; }
+/* a code cell (or one output block) that fits on a page is never split: the theme keeps a <pre> whole, and a cell
+   whose <pre> moved to the next page left its empty frame at the bottom of this one. A longer cell still splits,
+   between lines, with text on both sides of the break. */
+div.cell_input, div.cell_output .output { break-inside: avoid; page-break-inside: avoid; }
+/* the theme's wrappers inside a cell also avoid breaks, so a cell taller than a page pushed its code to the next
+   page and left a page-high empty frame behind: inside the cell the code may break anywhere between lines */
+div.cell_input > div, div.cell_input div.highlight, div.cell_output div.highlight, div.cell_input pre {
+  display: block !important; break-inside: auto !important; page-break-inside: auto !important; }
 table { font-size: 0.85em; }
 .pst-scrollable-table-container, .table-wrapper { overflow: visible !important; }
 img, canvas, svg { max-width: 100% !important; }
@@ -68,8 +91,48 @@ h1, h2, h3, h4 { break-after: avoid; }
 details > summary { list-style: none; }
 """
 
+#: The title page, first in the article: the book, its version (the tag to cite and to install), where the others are.
+TITLE_PAGE_JS = """
+(html) => {
+  const article = document.querySelector("article.bd-article") || document.body;
+  const page = document.createElement("div");
+  page.className = "convbook-title-page";
+  page.innerHTML = html;
+  // before Sphinx's print-only title and contents (singlehtml's ".onlyprint"), else first in the article
+  const first = document.querySelector(".onlyprint") || article.firstChild;
+  first.parentNode.insertBefore(page, first);
+  if (!document.documentElement.lang) document.documentElement.lang = "en";
+  return document.documentElement.lang;
+}
+"""
+
+#: Output blocks wider than their box get a smaller font, step by step, down to 5 px (about 3.8 pt); a block that
+#: still does not fit (a very wide table) wraps as before, and is counted: the PDF's check then looks for rows
+#: broken in two in its text.
+FIT_OUTPUTS_JS = """
+() => {
+  const result = { fitted: 0, wrapped: [] };
+  for (const pre of document.querySelectorAll(".cell_output pre, .output pre")) {
+    let size = parseFloat(getComputedStyle(pre).fontSize);
+    if (pre.scrollWidth <= pre.clientWidth + 1) continue;
+    while (pre.scrollWidth > pre.clientWidth + 1 && size > 5) {
+      size = Math.max(5, size * Math.min(0.95, (pre.clientWidth - 2) / pre.scrollWidth));
+      pre.style.setProperty("font-size", size + "px", "important");
+    }
+    result.fitted += 1;
+    if (pre.scrollWidth > pre.clientWidth + 1) {
+      pre.style.setProperty("white-space", "pre-wrap", "important");
+      pre.style.setProperty("overflow-wrap", "anywhere", "important");
+      result.wrapped.push(pre.textContent.slice(0, 60));
+    }
+  }
+  return result;
+}
+"""
+
 #: Everything dynamic settles before printing: images, MathJax, explorers, dropdowns.
-SETTLE_JS = """
+SETTLE_JS = (
+    """
 async () => {
   for (const d of document.querySelectorAll("details")) d.open = true;
   for (const e of document.querySelectorAll(".toggle-hidden")) e.classList.remove("toggle-hidden");
@@ -89,6 +152,7 @@ async () => {
     if (MathJax.typesetPromise) await MathJax.typesetPromise();
   }
   await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+  const fitted = (FIT_OUTPUTS)();
   const article = document.querySelector("article.bd-article") || document.body;
   const pres = Array.from(article.querySelectorAll("pre"));
   return {
@@ -101,11 +165,14 @@ async () => {
     explorersReady: document.querySelectorAll("[data-explorer][data-ready]").length,
     players: document.querySelectorAll(".convbook-player").length,
     pre: pres.length,
+    fitted: fitted.fitted,
+    wrappedOutputs: fitted.wrapped,
     preCut: pres.filter((p) => p.scrollWidth > p.clientWidth + 1).map((p) => p.textContent.slice(0, 60)),
     documents: Array.from(document.querySelectorAll('span[id^="document-"]'), (s) => s.id.slice(9)),
   };
 }
 """
+).replace("(FIT_OUTPUTS)", f"({FIT_OUTPUTS_JS.strip()})")
 
 
 # --------------------------------------------------------------------------- titles
@@ -150,93 +217,6 @@ def plain(text: str) -> str:
     return text.replace("`", "").replace("*", "").replace("$", "").strip()
 
 
-def normalize(text: str) -> str:
-    """Text for comparison: NFKC (ligatures, × stays), curly quotes straightened, dashes unified, one space."""
-    text = unicodedata.normalize("NFKC", text)
-    for a, b in (("’", "'"), ("‘", "'"), ("“", '"'), ("”", '"'), ("–", "-"), ("—", "-"), ("\u00ad", "")):
-        text = text.replace(a, b)
-    return re.sub(r"\s+", " ", text).strip().lower()
-
-
-# --------------------------------------------------------------------------- the check
-
-
-@dataclass
-class PdfReport:
-    pages: int = 0
-    images: int = 0
-    math_fonts: int = 0
-    titles_found: int = 0
-    titles_on_new_page: int = 0
-    fonts: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-def check_pdf(path: Path, titles: list[str], min_pages: int, min_images: int, math: bool = True) -> PdfReport:
-    """Read the PDF back and check what the edition promises.
-
-    Parameters
-    ----------
-    path : the PDF.
-    titles : every title that must appear in the text, each at the top of a page (a new page per chapter).
-    min_pages : at least this many pages (one per title, at least).
-    min_images : at least this many embedded images (the book's figures).
-    math : require MathJax's fonts (typeset math) and no raw TeX in the text.
-    """
-    report = PdfReport()
-    try:
-        reader = PdfReader(str(path))
-        pages = reader.pages
-        report.pages = len(pages)
-    except Exception as exc:  # not a PDF, truncated, missing
-        report.problems.append(f"{path}: cannot be read as a PDF: {exc}")
-        return report
-    if report.pages < min_pages:
-        report.problems.append(f"{report.pages} pages, expected at least {min_pages}")
-    texts, fonts = [], set()
-    for page in pages:
-        texts.append(normalize(page.extract_text() or ""))
-        report.images += len(page.images)
-        resources = page.get("/Resources") or {}
-        for font in (resources.get("/Font") or {}).values():
-            font = font.get_object()
-            descriptor = font.get("/FontDescriptor")
-            name = font.get("/BaseFont") or (descriptor.get_object().get("/FontName") if descriptor else "")
-            fonts.add(str(name))  # Type3 fonts (Chromium's web fonts) are named in their descriptor
-    whole = " ".join(texts)
-    # the first lines of each page; a bibliography's "[1] [2] ..." label column is extracted before its text
-    tops = [re.sub(r"^(\[\d+\]\s*)+", "", t)[:160] for t in texts]
-    last = -1  # titles start pages in reading order: each after the page of the one before
-    for title in titles:
-        want = normalize(title)
-        if want not in whole:
-            report.problems.append(f"title not in the text: {title!r}")
-            continue
-        report.titles_found += 1
-        starts = [i for i, top in enumerate(tops) if top.startswith(want) and i > last]
-        if starts:
-            report.titles_on_new_page += 1
-            last = starts[0]
-        else:
-            report.problems.append(f"title not at the top of a page after page {last + 1}: {title!r}")
-    if report.images < min_images:
-        report.problems.append(f"{report.images} images, expected at least {min_images}")
-    if math:
-        report.math_fonts = sum("MJX" in f.upper() or "MATHJAX" in f.upper() for f in fonts)
-        report.fonts = sorted(fonts)
-        if report.math_fonts == 0:
-            report.problems.append("no MathJax font in the PDF: the math was not typeset")
-        raw = RAW_TEX.search(whole)
-        if raw:
-            at = whole[max(0, raw.start() - 40) : raw.end() + 40]
-            report.problems.append(f"raw TeX in the text (math not typeset): ...{at}...")
-    return report
-
-
 # --------------------------------------------------------------------------- build and print
 
 
@@ -251,8 +231,23 @@ def build_singlehtml(root: Path, out_dir: Path) -> Path:
     return index.parent
 
 
-def print_pdf(site: Path, pdf: Path, chromium: Path) -> dict:
-    """Open the single page in chromium, let it settle, print it; return what the page reported."""
+def title_page(root: Path) -> str:
+    """The title page's HTML: the book's title and author (``_config.yml``), its version and tag
+    (``convbook._release``), and where the other versions are."""
+    config = yaml.safe_load((Path(root) / "_config.yml").read_text(encoding="utf-8"))
+    title, author = html.escape(str(config["title"])), html.escape(str(config.get("author", "")))
+    return (
+        f'<div class="title">{title}</div><p>{author}</p>'
+        f'<p class="version">Version {VERSION}</p>'
+        f"<p>This PDF is the edition tagged <code>{TAG}</code> in {REPOSITORY}.<br>"
+        f"Other versions: {RELEASES}; what changed between them: CHANGELOG.md.<br>"
+        "How to cite it: CITATION.cff and the README.</p>"
+    )
+
+
+def print_pdf(site: Path, pdf: Path, chromium: Path, title_html: str = "") -> dict:
+    """Open the single page in chromium, put ``title_html`` first as a title page, let it settle, print it (tagged,
+    with an outline); return what the page reported."""
     external: list[str] = []
     with SiteServer(site) as server, sync_playwright() as pw:
         origin = server.origin
@@ -271,7 +266,9 @@ def print_pdf(site: Path, pdf: Path, chromium: Path) -> dict:
             page.emulate_media(media="print")
             page.goto(f"{origin}/index.html", wait_until="load")
             page.add_style_tag(content=PRINT_CSS)
+            language = page.evaluate(TITLE_PAGE_JS, title_html) if title_html else ""
             info = page.evaluate(SETTLE_JS)
+            info["language"] = language
             page.pdf(
                 path=str(pdf),
                 format="A4",
@@ -284,6 +281,8 @@ def print_pdf(site: Path, pdf: Path, chromium: Path) -> dict:
                 ),
                 margin={"top": "16mm", "bottom": "18mm", "left": "14mm", "right": "14mm"},
                 prefer_css_page_size=False,
+                tagged=True,  # a structure tree: screen readers read headings, paragraphs, tables, figures
+                outline=True,  # bookmarks from the headings: every chapter and section
             )
         finally:
             browser.close()
@@ -312,13 +311,14 @@ def main(argv: list[str] | None = None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         site = build_singlehtml(root, out)
         built = time.perf_counter()
-        info = print_pdf(site, pdf, args.chromium)
+        info = print_pdf(site, pdf, args.chromium, title_page(root))
         (out / "print-report.json").write_text(json.dumps(info, indent=1))
         print(
             f"singlehtml built in {built - start:.0f} s, printed in {time.perf_counter() - built:.0f} s: "
             f"{info['images']} images, {info['typeset']} formulas typeset ({info['math']} math elements), "
             f"{info['explorers']} explorers ({info['explorersReady']} drawn), {info['players']} animations, "
-            f"{info['pre']} code blocks"
+            f"{info['pre']} code blocks ({info['fitted']} output blocks set smaller to fit the page, "
+            f"{len(info['wrappedOutputs'])} too wide even so, wrapped)"
         )
         if info["brokenImages"]:
             problems.append(f"images that did not load: {info['brokenImages'][:5]}")
@@ -337,13 +337,17 @@ def main(argv: list[str] | None = None) -> int:
     else:
         report_file = out / "print-report.json"
         min_images = json.loads(report_file.read_text())["images"] if report_file.exists() else 1
-    report = check_pdf(pdf, titles, min_pages=len(titles), min_images=min_images)
+    problems += css_problems(PRINT_CSS)
+    report = check_pdf(pdf, titles, min_pages=len(titles) + 1, min_images=min_images, version=VERSION)
     problems += report.problems
     size = pdf.stat().st_size / 1e6 if pdf.exists() else 0
     print(
         f"{pdf.relative_to(root) if pdf.is_relative_to(root) else pdf}: {report.pages} pages, {size:.1f} MB, "
         f"{report.images} images, {report.titles_found}/{len(titles)} titles found, "
         f"{report.titles_on_new_page} at the top of a page, {report.math_fonts} MathJax fonts; "
+        f"tagged: {'yes' if report.tagged else 'no'}, language {report.language or 'none'}, "
+        f"{report.outline_entries} outline entries ({report.titles_in_outline}/{len(titles)} titles), "
+        f"{report.wrapped_rows} wrapped output rows, {len(report.empty_boxes)} pages ending in an empty box; "
         f"{time.perf_counter() - start:.0f} s in all"
     )
     for problem in problems:

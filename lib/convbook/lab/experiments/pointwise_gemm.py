@@ -1,29 +1,31 @@
 """A 1x1 convolution is a GEMM (pointwise/05): timings of torch's 1x1 convolution against the same matrix products.
 
-Four ways of computing one 1x1 layer (``C_in = C_out = C``) are timed by the
-book's protocol (``convbook.lab.timing.time_interleaved``: one thread for torch and
-for BLAS, warm-up, interleaved blocks, medians and quartiles, every sample kept):
+Four ways of computing one 1x1 layer (``C_in = C_out = C``) are timed by the book's protocol
+(``convbook.lab.timing.time_interleaved``: one thread for torch and for BLAS, warm-up, interleaved blocks, medians and
+quartiles, every sample kept):
 
-* ``conv2d, NCHW`` and ``conv2d, NHWC``: ``F.conv2d`` on channels-first data and
-  on ``channels_last`` data (weight in the same layout);
+* ``conv2d, NCHW`` and ``conv2d, NHWC``: ``F.conv2d`` on channels-first data and on ``channels_last`` data (weight in
+  the same layout);
 * ``matmul, channels first``: ``W @ X_n`` for every image (a batched GEMM);
 * ``matmul, channels last``: one ``(N H W x C) @ (C x C)`` GEMM.
 
-Measured: the matmul "peak" (square products), a sweep over the channel count
-(one 28x28 image), three ResNet-like layer shapes with a batch of 16, and
-grouped 1x1 layers whose FLOPs are held fixed while the groups grow (ShuffleNet
-V2's guideline G2). Everything runs twice, each time in a fresh process
-(:func:`convbook.lab.fresh.run_fresh`): once with glibc's default allocator (what
-a reader's torch does) and once with ``convbook.lab.machine.steady_allocator()``
-(freed memory reused, no page faults on freshly allocated buffers). Last, oneDNN's
-own log of one call in each layout (:mod:`convbook.lab.onednn`): which primitives
-run, reorders (layout conversions) included.
+Measured: a sweep over the channel count (one 28x28 image) with square float32 matrix products (``PEAK_SIZES``)
+interleaved at every width, three ResNet-like layer shapes with a batch of 16, and grouped 1x1 layers whose FLOPs are
+held fixed while the groups grow (ShuffleNet V2's guideline G2). A run's matmul "peak" is the best median rate of all
+the matrix products of its sweep (the square ones, pooled over the widths, and the two layer-shaped ones at each
+width), measured under the same conditions as the convolutions it is compared with (:class:`Peak`). Everything runs
+twice, each time in a fresh process (:func:`convbook.lab.fresh.run_fresh`): with glibc's default allocator (what a
+reader's torch does) and with ``convbook.lab.machine.steady_allocator()`` (freed memory reused, no page faults on
+freshly allocated buffers). Last, oneDNN's own log of one call in each layout (:mod:`convbook.lab.onednn`): which
+primitives run, reorders (layout conversions) included. ``PROCESSES = 3``: the command runs all of it in three
+independent processes (:mod:`convbook.lab.replicate`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -40,6 +42,9 @@ DESCRIPTION = (
 
 THREADS = 1
 REPEATS = 45
+#: Seconds between two blocks of samples: on one thread no pool is left spinning, so a short pause does.
+PAUSE = 0.02
+PROCESSES = 3
 METHODS = ("conv2d, NCHW", "conv2d, NHWC", "matmul, channels first", "matmul, channels last")
 PEAK_SIZES = (256, 512, 1024)
 CHANNELS = (16, 32, 64, 128, 256, 512)
@@ -49,7 +54,9 @@ CASES = ((16, 56, 64), (16, 14, 256), (16, 7, 512))  # (N, H = W, C)
 GROUPED = ((1, 64), (4, 128), (16, 256), (64, 512))
 GROUPED_SHAPE = {"n": 8, "hw": 28}
 TRACE_CALLS = 10
-RESULT_VERSION = 1
+RESULT_VERSION = 2
+#: The name of a square product ``n x n`` in a sweep point's timings.
+SQUARE = "square {}"
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,7 @@ class Settings:
     grouped: list[tuple[int, int]]  # (groups, C)
     grouped_shape: Shape
     allocators: list[str]
+    pause_s: float
 
 
 @dataclass(frozen=True)
@@ -85,9 +93,18 @@ class Rate:
 
 @dataclass(frozen=True)
 class Peak:
-    sizes: dict[str, Rate]  # by matrix side n
-    peak_gflops: float
-    timings: TimingRecord
+    """A run's matrix products (``'square N'``, pooled over the widths; ``'METHOD @ C'``); the best one is the peak."""
+
+    products: dict[str, Rate]
+
+    @property
+    def name(self) -> str:
+        """The product with the highest median rate: ``products[name]`` is the peak."""
+        return max(self.products, key=lambda k: self.products[k].gflops)
+
+    @property
+    def peak_gflops(self) -> float:
+        return self.products[self.name].gflops
 
 
 @dataclass(frozen=True)
@@ -124,10 +141,14 @@ class Measured:
     """Everything one process measured, under one allocator setting."""
 
     allocator: str
-    peak: Peak
     sweep: dict[str, Point]  # by channel count
     cases: dict[str, Point]  # 'N,H,C'
     grouped: dict[str, Grouped]  # by groups
+
+    @property
+    def peak(self) -> Peak:
+        """This run's matmul peak: the best of the matrix products timed in its sweep (:func:`peak_of`)."""
+        return peak_of(self.sweep)
 
 
 @dataclass(frozen=True)
@@ -188,12 +209,8 @@ def grouped_fns(n: int, c: int, hw: int, groups: int, device="cpu") -> tuple[dic
 
 
 def _rates(timings, flops: int) -> dict[str, Rate]:
-    """GFLOP/s of every implementation: from the median, and from the quartiles of the time."""
-    out = {}
-    for name in timings.samples:
-        q1, med, q3 = timings.quartiles(name)
-        out[name] = Rate(gflops=flops / med / 1e9, gflops_iqr=(flops / q3 / 1e9, flops / q1 / 1e9))
-    return out
+    """GFLOP/s of every implementation (all of ``flops`` FLOPs): from the median and the quartiles of the time."""
+    return {name: _rate(samples, flops) for name, samples in timings.samples.items()}
 
 
 def case_label(key: str) -> str:
@@ -214,30 +231,59 @@ def rates_table(points: dict, methods, head: str = "C", width: int = 5, label=st
 
 
 def _kw(device, threads, repeats) -> dict:
-    return {"repeats": repeats, "warmup": 2, "threads": threads, "device": device}
+    return {"repeats": repeats, "warmup": 2, "threads": threads, "device": device, "pause": PAUSE}
 
 
-def time_peak(device="cpu", sizes=PEAK_SIZES, threads: int | None = THREADS, repeats: int = REPEATS) -> Peak:
-    """GFLOP/s of torch float32 square matrix products, ``n x n`` for each ``n`` in ``sizes``; the best is the peak."""
-    gen = torch.Generator().manual_seed(0)
-    mats = {
-        n: (torch.randn(n, n, generator=gen).to(device), torch.randn(n, n, generator=gen).to(device)) for n in sizes
-    }
-    t = time_interleaved(
-        {str(n): (lambda a=a, b=b: a @ b) for n, (a, b) in mats.items()}, **_kw(device, threads, repeats)
-    )
-    rates = {str(n): _rates(t, 2 * n**3)[str(n)] for n in sizes}
-    return Peak(sizes=rates, peak_gflops=max(v.gflops for v in rates.values()), timings=t.record())
+def square_fns(sizes=PEAK_SIZES, device="cpu") -> tuple[dict, dict]:
+    """Square float32 products ``n x n`` for each ``n`` in ``sizes`` (names ``'square n'``) and their FLOPs."""
+    gen = torch.Generator().manual_seed(1)
+    fns, flops = {}, {}
+    for n in sizes:
+        a, b = torch.randn(n, n, generator=gen).to(device), torch.randn(n, n, generator=gen).to(device)
+        fns[SQUARE.format(n)], flops[SQUARE.format(n)] = (lambda a=a, b=b: a @ b), 2 * n**3
+    return fns, flops
 
 
-def time_sweep(device="cpu", n: int = SWEEP["n"], hw: int = SWEEP["hw"], channels=CHANNELS,
-               threads: int | None = THREADS, repeats: int = REPEATS) -> dict[str, Point]:  # fmt: skip
-    """The four methods at ``C = C_in = C_out`` for each ``C`` in ``channels``, ``n`` images of ``hw x hw``."""
+def peak_of(sweep: dict[str, Point]) -> Peak:
+    """The :class:`Peak` of a sweep: every matrix product it timed (square ones pooled over the widths)."""
+    products = {}
+    first = next(iter(sweep.values()))
+    for name in (k for k in first.timings.samples_s if k.startswith(SQUARE.format(""))):
+        n = int(name.split()[-1])
+        samples = [s for p in sweep.values() for s in p.timings.samples_s[name]]
+        products[name] = _rate(samples, 2 * n**3)
+    for c, p in sweep.items():
+        for m in METHODS[2:]:
+            products[f"{m} @ {c}"] = p.rates[m]
+    return Peak(products=products)
+
+
+def _rate(samples, flops: int) -> Rate:
+    q1, med, q3 = np.percentile(samples, [25, 50, 75])
+    return Rate(gflops=flops / med / 1e9, gflops_iqr=(flops / q3 / 1e9, flops / q1 / 1e9))
+
+
+def time_sweep(
+    device="cpu",
+    n: int = SWEEP["n"],
+    hw: int = SWEEP["hw"],
+    channels=CHANNELS,
+    threads: int | None = THREADS,
+    repeats: int = REPEATS,
+    sizes=PEAK_SIZES,
+) -> dict[str, Point]:
+    """The four methods at ``C = C_in = C_out`` for each ``C`` in ``channels``, ``n`` images of ``hw x hw``.
+
+    The square products of ``sizes`` (:func:`square_fns`) are timed with them at every width, interleaved; their
+    rates are in the point's ``rates`` too, under ``'square n'``.
+    """
+    squares, square_flops = square_fns(sizes, device)
     out = {}
     for c in channels:
         fns, flops = pointwise_fns(n, c, hw, device)
-        t = time_interleaved(fns, **_kw(device, threads, repeats))
-        out[str(c)] = Point(rates=_rates(t, flops), flops=flops, timings=t.record())
+        t = time_interleaved({**fns, **squares}, **_kw(device, threads, repeats))
+        rates = {**_rates(t, flops), **{k: _rates(t, f)[k] for k, f in square_flops.items()}}
+        out[str(c)] = Point(rates=rates, flops=flops, timings=t.record())
     return out
 
 
@@ -273,14 +319,12 @@ def measure(device="cpu", threads: int | None = THREADS, repeats: int = REPEATS,
     """Every measurement of this experiment, in this process, on ``device`` (tiny sizes when ``quick``)."""
     if quick:
         return {
-            "peak": time_peak(device, (64, 128), threads, repeats),
-            "sweep": time_sweep(device, 1, 8, (16, 64), threads, repeats),
+            "sweep": time_sweep(device, 1, 8, (16, 64), threads, repeats, (64, 128)),
             "cases": time_cases(device, ((2, 8, 16),), threads, repeats),
             "grouped": time_grouped(device, 1, 8, GROUPED[:2], threads, repeats),
         }
     return {
-        "peak": time_peak(device, PEAK_SIZES, threads, repeats),
-        "sweep": time_sweep(device, SWEEP["n"], SWEEP["hw"], CHANNELS, threads, repeats),
+        "sweep": time_sweep(device, SWEEP["n"], SWEEP["hw"], CHANNELS, threads, repeats, PEAK_SIZES),
         "cases": time_cases(device, CASES, threads, repeats),
         "grouped": time_grouped(device, GROUPED_SHAPE["n"], GROUPED_SHAPE["hw"], GROUPED, threads, repeats),
     }
@@ -347,5 +391,6 @@ def run(quick: bool = False) -> dict:
         "grouped": [list(g) for g in GROUPED],
         "grouped_shape": GROUPED_SHAPE,
         "allocators": ["default", "steady"],
+        "pause_s": PAUSE,
     }
     return {"settings": settings, "results": results}

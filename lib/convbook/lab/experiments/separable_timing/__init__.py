@@ -6,31 +6,37 @@ thread for torch, NumPy's BLAS and convbook's pool; warm-up; interleaved blocks 
 every sample stored; medians and quartiles):
 
 * ``forward``: one forward pass, with glibc's allocator kept steady (``convbook.lab.machine.steady_allocator``,
-  as in the benchmark) and, in a second process, with the default allocator, which is what a notebook gets;
+  as in the benchmark) and, in a second process, with the default allocator, which is what a notebook gets; in
+  the steady process the 1x1 layer is also computed as one matrix product and as oneDNN's convolution
+  (``layers.POINTWISE_PATHS``), interleaved with the rest, to separate PyTorch's choice of path from the layer;
 * ``train_step``: forward and backward (gradients of the input and the weights), steady allocator;
 * ``dispatch``: which PyTorch operator runs each layer (oneDNN, or PyTorch's own matrix-product path), from
   torch's profiler;
-* ``onednn``: where the time of one forward call goes, from oneDNN's own per-primitive log
-  (:mod:`convbook.lab.onednn`, in a fresh process for each allocator): the convolution primitive, and the
-  *reorders* that convert an NCHW tensor into oneDNN's blocked layout and back;
+* ``onednn``: where the time of one warm forward call goes, from oneDNN's own per-primitive log beside the same
+  calls timed in the same process (:mod:`~convbook.lab.experiments.separable_timing.probes`, a fresh process for
+  each allocator): the convolution primitive, the *reorders* that convert an NCHW tensor into oneDNN's blocked
+  layout and back, and the rest of the call;
+* ``tiny``: every layer on one 2 x 2 image: the cost of a call with no arithmetic to speak of;
+* ``batch_sweep``: the depthwise layer at 128 and 256 channels over batch sizes 1-16, and ``caches``, the CPU's
+  cache sizes, for its working set;
 * ``ceilings``: the roofs of a roofline, measured on the same thread count (``convbook.lab.machine``): the
   float32 matrix-product peak, and the copy bandwidth of a 64 MB array (main memory) and of a 4 MB one (the L3
   cache);
 * ``numpy``: convbook's own NumPy layers (``conv2d``, ``depthwise_conv2d``, ``pointwise_conv2d``) on one image;
 * ``small_cnn``: one Adam step of the separable chapter's small CNN and its separable twin (batch 64, 16x16), the
-  networks of ``separable_accuracy``.
+  networks of ``separable_accuracy``, in phases (forward; forward and backward; the whole step), and
+  ``small_cnn_profile``, torch's profiler's split of forward and backward by kind of operator.
 
 Each allocator setting is measured in its own fresh process (:func:`convbook.lab.fresh.run_fresh`):
-``steady_allocator()`` stays in force for good once made.
+``steady_allocator()`` stays in force for good once made. ``PROCESSES = 3``: ``python -m convbook.lab.experiments
+separable_timing`` runs :func:`run` in three independent processes (:mod:`convbook.lab.replicate`); a chapter
+asserts an ordering only where the three processes agree.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
-import torch
 
 from convbook.lab.experiments.separable_timing.layers import (
     BATCH,
@@ -39,6 +45,7 @@ from convbook.lab.experiments.separable_timing.layers import (
     KINDS,
     LAYOUTS,
     NUMPY_CHANNELS,
+    PAUSE,
     PER_BLOCK,
     REPEATS,
     SIZE,
@@ -47,23 +54,36 @@ from convbook.lab.experiments.separable_timing.layers import (
     device_ceilings,
     dispatch,
     layer_flops,
-    make_layers,
-    memory_format,
     numpy_layers,
+    small_cnn_profile,
     small_cnn_steps,
     time_layers,
 )
+from convbook.lab.experiments.separable_timing.probes import (
+    BATCH_SWEEP,
+    ONEDNN_CALLS,
+    ONEDNN_SKIP,
+    ONEDNN_WARMUP,
+    TINY,
+    batch_sweep,
+    onednn_breakdown,
+    onednn_calls,
+    onednn_split,
+    tiny_layers,
+)
 from convbook.lab.fresh import run_fresh
-from convbook.lab.machine import steady_allocator
-from convbook.lab.onednn import Primitive, by_label, capture, mark
+from convbook.lab.machine import cache_sizes, steady_allocator
 from convbook.lab.timing import TimingRecord, fixed_threads
+
+__all__ = ["PROCESSES", "RESULT_VERSION", "Results", "Settings", "layer_rows", "measure", "onednn_breakdown",
+           "onednn_calls", "onednn_split", "run", "summarize"]  # fmt: skip
 
 DESCRIPTION = (
     "separable/05: standard, depthwise, pointwise and separable layers timed in NCHW and channels_last (forward, "
     "forward+backward, default and steady allocator), oneDNN's reorder/convolution split, measured roofs"
 )
-RESULT_VERSION = 1
-ONEDNN_CALLS, ONEDNN_SKIP = 13, 3
+RESULT_VERSION = 2
+PROCESSES = 3
 
 
 @dataclass(frozen=True)
@@ -82,6 +102,12 @@ class Settings:
     device: str
     train_step: str
     numpy_channels: list[int]
+    pause_s: float
+    onednn_calls: int
+    onednn_skip: int
+    onednn_warmup: int
+    tiny: dict[str, int]  # batch, size
+    batch_sweep: dict[str, list[int]]  # channels, batches
 
 
 @dataclass(frozen=True)
@@ -105,19 +131,29 @@ class Measured:
     ceilings: Roofs | None = None
     train_step: dict[str, TimingRecord] | None = None
     numpy: dict[str, TimingRecord] | None = None
-    small_cnn: TimingRecord | None = None
+    small_cnn: TimingRecord | None = None  # '{net}/forward', '{net}/forward_backward', '{net}/step'
+    small_cnn_profile: dict[str, dict[str, float]] | None = None  # net: {operator kind: ms}
     dispatch: dict[str, list[str]] | None = None  # '{layout}/{kind}/{C}': aten operators
+    tiny: dict[str, TimingRecord] | None = None  # by channel count: every layer on one 2 x 2 image
+    batch_sweep: dict[str, TimingRecord] | None = None  # by channel count: '{layout}/b{batch}', depthwise
+    caches: dict[str, int] | None = None  # bytes per cache level ('L1d', 'L2', 'L3')
 
 
 @dataclass(frozen=True)
 class OnednnSplit:
-    """oneDNN's milliseconds of one forward call of a layer, per call after the first ``ONEDNN_SKIP``."""
+    """A warm forward call of a layer: oneDNN's primitives (log on) and the whole call (log off, log on), ms medians.
+
+    ``samples`` keeps every call's value (``reorder_ms``, ``convolution_ms``, ``primitives_ms``, ``call_ms``,
+    ``logged_call_ms``; pooled over processes in a combined result).
+    """
 
     implementation: str
     reorder_ms_median: float
     convolution_ms_median: float
-    reorder_ms: list[float]
-    convolution_ms: list[float]
+    primitives_ms_median: float
+    call_ms_median: float
+    logged_call_ms_median: float
+    samples: dict[str, list[float]]
 
 
 @dataclass(frozen=True)
@@ -189,54 +225,6 @@ class Results:
     onednn: OnednnByAllocator | None = None
 
 
-# ---- oneDNN's own account of a call, in a fresh process with its log on
-
-
-def onednn_calls(allocator: str, channels, calls: int) -> None:
-    """Call the standard and depthwise layers ``calls`` times each, every call labelled in oneDNN's log.
-
-    Run in the logged process (:func:`onednn_breakdown`); the 1x1 layer does not run in oneDNN (see ``dispatch``).
-    """
-    if allocator == "steady":
-        steady_allocator()
-    for c in channels:
-        for layout in LAYOUTS:
-            x = torch.randn(BATCH, c, SIZE, SIZE).to(memory_format=memory_format(layout))
-            for kind, m in make_layers(c, "cpu", layout).items():
-                if kind not in ("standard", "depthwise"):
-                    continue
-                with torch.no_grad():
-                    for i in range(calls):
-                        mark(f"{layout}/{kind}/{c}/{i}")
-                        m(x)
-    mark("end")
-
-
-def onednn_split(records: list[Primitive], key: str, calls: int, skip: int = ONEDNN_SKIP) -> dict:
-    """Reorder and convolution milliseconds of each call ``skip .. calls - 1`` of layer ``key`` (labels ``key/i``)."""
-    groups = by_label(records)
-    reorder, conv, impl = [], [], ""
-    for i in range(skip, calls):
-        prims = groups.get(f"{key}/{i}", [])
-        reorder.append(sum(p.ms for p in prims if p.kind == "reorder"))
-        conv.append(sum(p.ms for p in prims if p.kind == "convolution"))
-        impl = next((p.impl for p in reversed(prims) if p.kind == "convolution"), impl)
-    return {
-        "implementation": impl,
-        "reorder_ms_median": float(np.median(reorder)),
-        "convolution_ms_median": float(np.median(conv)),
-        "reorder_ms": reorder,
-        "convolution_ms": conv,
-    }
-
-
-def onednn_breakdown(allocator: str, channels=CHANNELS, calls: int = ONEDNN_CALLS) -> dict:
-    """oneDNN's per-primitive times of one forward call of each layer (a fresh process; Linux x86 builds)."""
-    records = capture(onednn_calls, allocator, list(channels), calls, threads=THREADS)
-    keys = [f"{layout}/{kind}/{c}" for c in channels for layout in LAYOUTS for kind in ("standard", "depthwise")]
-    return {key: onednn_split(records, key, calls) for key in keys}
-
-
 # ---- the timing processes
 
 
@@ -245,14 +233,20 @@ def measure(allocator: str, quick: bool = False) -> dict:
     note = steady_allocator() if allocator == "steady" else "default"
     channels = CHANNELS[:2] if quick else CHANNELS
     repeats, warmup = (3, 1) if quick else (REPEATS, WARMUP)
-    out = {"allocator": note, "forward": time_layers(channels, repeats=repeats, warmup=warmup)}
-    if allocator == "steady":
+    steady = allocator == "steady"
+    out = {"allocator": note, "forward": time_layers(channels, repeats=repeats, warmup=warmup, pointwise_paths=steady)}
+    if steady:
         with fixed_threads(THREADS):
             out["ceilings"] = device_ceilings("cpu", quick=quick)
         out["train_step"] = time_layers(channels, repeats=repeats, warmup=warmup, backward=True)
         out["numpy"] = numpy_layers(NUMPY_CHANNELS[:1] if quick else NUMPY_CHANNELS, 3 if quick else 9)
         out["small_cnn"] = small_cnn_steps(*((3, 1) if quick else (REPEATS, WARMUP)))
-        with fixed_threads(THREADS):  # torch's choice of path depends on the thread count
+        out["tiny"] = tiny_layers(channels, *((3, 1) if quick else (15, 2)))
+        sweep = ((channels[0],), (1, 2)) if quick else (BATCH_SWEEP["channels"], BATCH_SWEEP["batches"])
+        out["batch_sweep"] = batch_sweep(*sweep, *((3, 1) if quick else (15, 2)))
+        out["caches"] = cache_sizes()
+        with fixed_threads(THREADS):  # last: the profiler; torch's choice of path depends on the thread count
+            out["small_cnn_profile"] = small_cnn_profile(1 if quick else 5)
             out["dispatch"] = dispatch(channels)
     return out
 
@@ -312,5 +306,11 @@ def run(quick: bool = False) -> dict:
         "device": "cpu",
         "train_step": "forward + backward (input and weight gradients); its FLOPs are counted as 3x the forward's",
         "numpy_channels": list(NUMPY_CHANNELS[:1] if quick else NUMPY_CHANNELS),
+        "pause_s": PAUSE,
+        "onednn_calls": ONEDNN_CALLS,
+        "onednn_skip": ONEDNN_SKIP,
+        "onednn_warmup": ONEDNN_WARMUP,
+        "tiny": dict(TINY),
+        "batch_sweep": {k: list(v) for k, v in BATCH_SWEEP.items()},
     }
     return {"settings": settings, "results": results}

@@ -38,12 +38,14 @@ __all__ = [
     "KERNEL",
     "KINDS",
     "LAYOUTS",
+    "POINTWISE_PATHS",
     "SIZE",
     "device_ceilings",
     "dispatch",
     "layer_flops",
     "make_layers",
     "numpy_layers",
+    "small_cnn_profile",
     "small_cnn_steps",
     "time_layers",
 ]
@@ -54,6 +56,13 @@ KINDS = ("standard", "depthwise", "pointwise", "separable")
 LAYOUTS = ("nchw", "channels_last")
 THREADS = 1
 REPEATS, WARMUP, PER_BLOCK = 21, 2, 1
+#: Seconds between two samples. On one thread no pool is left spinning after a call (the reason for the protocol's
+#: pause), so a short one does; it keeps the samples apart in time all the same.
+PAUSE = 0.02
+#: The 1x1 layer computed other ways than ``Conv2d`` (``pointwise_paths=True``): one matrix product on the reshaped
+#: tensor, and oneDNN's convolution called directly (``torch.mkldnn_convolution``), which ATen's dispatch does not
+#: choose for this layer on one thread (it runs ``aten::_slow_conv2d_forward``, a BLAS product per image).
+POINTWISE_PATHS = ("pointwise_matmul", "pointwise_onednn")
 NUMPY_CHANNELS = (32, 128)
 
 
@@ -109,6 +118,8 @@ def time_layers(
     backward: bool = False,
     precision: str = "ieee",
     per_block: int = PER_BLOCK,
+    pause: float = PAUSE,
+    pointwise_paths: bool = False,
 ) -> dict:
     """Seconds per call of every kind of layer in every layout, for each channel count.
 
@@ -117,6 +128,8 @@ def time_layers(
     taken in its own block, so that a change of load on the machine during the run hits every layer alike), under
     ``float32_precision(precision)`` (which matters on CUDA only) and ``threads`` CPU threads. ``backward=True``
     times forward plus backward (gradients of the input and the weights, through ``torch.autograd.grad``).
+    ``pointwise_paths=True`` (forward only) adds the 1x1 layer computed as in :data:`POINTWISE_PATHS`, names
+    ``'{layout}/pointwise_matmul'`` and ``'{layout}/pointwise_onednn'`` (the latter where torch has oneDNN).
 
     Returns
     -------
@@ -130,13 +143,43 @@ def time_layers(
             fns = {}
             for layout in layouts:
                 x = torch.randn(batch, c, size, size, device=device).to(memory_format=memory_format(layout))
-                for kind, m in make_layers(c, device, layout).items():
+                layers = make_layers(c, device, layout)
+                for kind, m in layers.items():
                     fns[f"{layout}/{kind}"] = _call(m, x, backward)
+                if pointwise_paths and not backward:
+                    fns.update(_pointwise_paths(layers["pointwise"].weight, x, layout, device))
             timings = time_interleaved(
-                fns, repeats=repeats, warmup=warmup, threads=threads, device=device, per_block=per_block
+                fns, repeats=repeats, warmup=warmup, threads=threads, device=device, per_block=per_block, pause=pause
             )
             timings.settings.update(batch=batch, size=size, channels=c, precision=precision, backward=backward)
             out[str(c)] = timings.to_dict()
+    return out
+
+
+def _pointwise_paths(weight, x, layout: str, device) -> dict:
+    """The 1x1 layer with ``weight`` (C, C, 1, 1) on ``x`` as one matrix product, and as oneDNN's convolution."""
+    n, c, h, w = x.shape
+    w2 = weight.detach()[:, :, 0, 0]  # (C_out, C_in)
+    if layout == "channels_last":
+        rows = x.permute(0, 2, 3, 1).reshape(n * h * w, c)  # (N*H*W, C): a view of the channels-last data
+
+        def matmul():
+            return rows @ w2.T  # (N*H*W, C_out): one product for the whole batch
+
+    else:
+        planes = x.reshape(n, c, h * w)  # (N, C, HW): a view
+
+        def matmul():
+            return torch.matmul(w2, planes)  # (N, C_out, HW): one batched product
+
+    out = {f"{layout}/pointwise_matmul": matmul}
+    if torch.device(device).type == "cpu" and torch.backends.mkldnn.is_available():
+        wt = weight.detach()
+
+        def onednn():
+            return torch.mkldnn_convolution(x, wt, None, [0, 0], [1, 1], [1, 1], 1)
+
+        out[f"{layout}/pointwise_onednn"] = onednn
     return out
 
 
@@ -228,8 +271,12 @@ def numpy_layers(channels=NUMPY_CHANNELS, repeats: int = 9, warmup: int = 1) -> 
     return out
 
 
-def small_cnn_steps(repeats: int = 15, warmup: int = 2, batch: int = 64) -> dict:
-    """Seconds per Adam step (forward, backward, update) of ``small_cnn(False)`` and ``small_cnn(True)``."""
+def small_cnn_steps(repeats: int = 15, warmup: int = 2, batch: int = 64, pause: float = PAUSE) -> dict:
+    """Seconds per phase of one Adam step of ``small_cnn(False)`` and ``small_cnn(True)``, interleaved.
+
+    Names ``'{net}/forward'`` (the loss), ``'{net}/forward_backward'`` (and its gradients) and ``'{net}/step'`` (and
+    the optimiser's update: a whole training step), for ``net`` in ``standard`` and ``separable``.
+    """
     torch.manual_seed(0)
     x = torch.randn(batch, 1, 16, 16)
     y = torch.randint(0, 4, (batch,))
@@ -238,15 +285,62 @@ def small_cnn_steps(repeats: int = 15, warmup: int = 2, batch: int = 64) -> dict
         model = small_cnn(separable)
         opt = torch.optim.Adam(model.parameters(), lr=3e-3)
 
-        def step(model=model, opt=opt):
+        def forward(model=model):
+            return torch.nn.functional.cross_entropy(model(x), y)
+
+        def forward_backward(model=model, opt=opt, forward=forward):
             opt.zero_grad()
-            torch.nn.functional.cross_entropy(model(x), y).backward()
+            forward().backward()
+
+        def step(opt=opt, forward_backward=forward_backward):
+            forward_backward()
             opt.step()
 
-        fns[name] = step
-    timings = time_interleaved(fns, repeats=repeats, warmup=warmup, threads=THREADS)
+        fns.update({f"{name}/forward": forward, f"{name}/forward_backward": forward_backward, f"{name}/step": step})
+    timings = time_interleaved(fns, repeats=repeats, warmup=warmup, threads=THREADS, pause=pause)
     timings.settings.update(batch=batch, size=16)
     return timings.to_dict()
+
+
+#: How :func:`small_cnn_profile` sorts torch's operators: the first category whose words a name contains.
+OP_CATEGORIES = (
+    ("convolution", ("conv",)),
+    ("batch_norm", ("batch_norm",)),
+    ("relu", ("relu", "threshold")),
+)
+
+
+def small_cnn_profile(steps: int = 5, batch: int = 64) -> dict:
+    """Milliseconds per forward + backward of section 4's networks by kind of operator, from torch's profiler.
+
+    ``{net: {'convolution', 'batch_norm', 'relu', 'other': ms}}``: the self CPU time of the ``aten`` operators
+    (:data:`OP_CATEGORIES`; ``other`` is everything else: pooling, the linear layer, the loss, autograd's
+    accumulation), summed over ``steps`` profiled passes after a warm-up and divided by ``steps``. The profiler
+    adds a cost per operator, so these are shares to compare, not times to add to the timed ones.
+    """
+    torch.manual_seed(0)
+    x = torch.randn(batch, 1, 16, 16)
+    y = torch.randint(0, 4, (batch,))
+    out = {}
+    for name, separable in (("standard", False), ("separable", True)):
+        model = small_cnn(separable)
+
+        def fb(model=model):
+            model.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+
+        fb()
+        with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(steps):
+                fb()
+        ms = dict.fromkeys([c for c, _ in OP_CATEGORIES] + ["other"], 0.0)
+        for e in prof.key_averages():
+            if not e.key.startswith("aten::"):
+                continue
+            cat = next((c for c, words in OP_CATEGORIES if any(w in e.key for w in words)), "other")
+            ms[cat] += e.self_cpu_time_total / 1e3 / steps
+        out[name] = ms
+    return out
 
 
 def dispatch(channels=CHANNELS) -> dict:

@@ -11,6 +11,9 @@ from convbook.lab.experiments.separable_timing.layers import LAYOUTS
 
 __all__ = [
     "LAYOUT_NAMES",
+    "batch_rates",
+    "batch_table",
+    "call_split",
     "forward_table",
     "intensity_table",
     "losses_table",
@@ -18,6 +21,10 @@ __all__ = [
     "numpy_table",
     "onednn_table",
     "pair_losses",
+    "paths_table",
+    "pointwise_paths",
+    "split_table",
+    "tiny_table",
     "train_table",
 ]
 
@@ -143,4 +150,100 @@ def numpy_table(rates: dict) -> str:
             f"{c:>4} {ms['standard']:>11.3f} {ms['depthwise']:>12.3f} {ms['pointwise']:>12.3f} {r['speedup']:>8.2f}   "
             f"{gf['standard']:.1f} / {gf['depthwise']:.1f} / {gf['pointwise']:.1f}"
         )
+    return "\n".join(lines)
+
+
+def call_split(onednn: dict, costs: dict, key: str) -> dict:
+    """One layer ``key = '{layout}/{kind}/{C}'`` of the oneDNN log: its parts (ms) and rates (GFLOP/s).
+
+    ``conv``, ``reorders`` and ``primitives`` (oneDNN's medians, log on), ``call`` (the whole call's median, log
+    off, in the same process), ``rest = call - primitives``; ``primitive_gflops`` and ``call_gflops``: the layer's
+    FLOPs over the convolution primitive's time and over the whole call's.
+    """
+    rec = onednn[key]
+    _, kind, c = key.split("/")
+    flops = costs[c].kind(kind).flops
+    return {
+        "conv": rec.convolution_ms_median,
+        "reorders": rec.reorder_ms_median,
+        "primitives": rec.primitives_ms_median,
+        "call": rec.call_ms_median,
+        "logged_call": rec.logged_call_ms_median,
+        "rest": rec.call_ms_median - rec.primitives_ms_median,
+        "primitive_gflops": flops / rec.convolution_ms_median / 1e6,
+        "call_gflops": flops / rec.call_ms_median / 1e6,
+    }
+
+
+def split_table(onednn: dict, costs: dict, channels, kinds=("standard", "depthwise")) -> str:
+    """Per layer: oneDNN's convolution and reorders, the whole call and the rest (ms); primitive and call GFLOP/s."""
+    lines = [
+        f"{'layer':<11} {'layout':<14} {'C':>4} {'conv ms':>8} {'reorders':>8} {'call ms':>8} {'rest ms':>8}   "
+        f"GFLOP/s: primitive / call"
+    ]
+    for kind in kinds:
+        for layout in LAYOUTS:
+            for c in channels:
+                s = call_split(onednn, costs, f"{layout}/{kind}/{c}")
+                lines.append(
+                    f"{kind:<11} {LAYOUT_NAMES[layout]:<14} {c:>4} {s['conv']:>8.3f} {s['reorders']:>8.3f} "
+                    f"{s['call']:>8.3f} {s['rest']:>8.3f}   {s['primitive_gflops']:>6.1f} / {s['call_gflops']:5.1f}"
+                )
+    return "\n".join(lines)
+
+
+def tiny_table(tiny: dict, channels) -> str:
+    """The median ms of every layer on one 2 x 2 image (the cost of a call)."""
+    kinds = ("standard", "depthwise", "pointwise")
+    lines = [f"{'C':>4} {'layout':<14} " + " ".join(f"{k:>10}" for k in kinds) + "   (ms per call, one 2x2 image)"]
+    for c in channels:
+        med = tiny[str(c)].median_s
+        for layout in LAYOUTS:
+            cells = " ".join(f"{1e3 * med[f'{layout}/{k}']:>10.3f}" for k in kinds)
+            lines.append(f"{c:>4} {LAYOUT_NAMES[layout]:<14} {cells}")
+    return "\n".join(lines)
+
+
+def batch_rates(sweep: dict, flops, size: int) -> dict:
+    """``{(C, layout, batch): (ms, GFLOP/s, working-set bytes)}`` of the depthwise batch sweep.
+
+    ``flops(C, batch)`` gives a call's FLOPs; the working set is the input and output, 4 bytes a value.
+    """
+    out = {}
+    for c, t in sweep.items():
+        for name, sec in t.median_s.items():
+            layout, b = name.split("/b")
+            c_, b_ = int(c), int(b)
+            out[c_, layout, b_] = (1e3 * sec, flops(c_, b_) / sec / 1e9, 2 * 4 * b_ * c_ * size * size)
+    return out
+
+
+def batch_table(rates: dict) -> str:
+    """The rows of :func:`batch_rates`."""
+    lines = [f"{'C':>4} {'layout':<14} {'batch':>5} {'ms':>8} {'GFLOP/s':>8} {'in + out MB':>11}"]
+    for (c, layout, b), (ms, gf, nbytes) in rates.items():
+        lines.append(f"{c:>4} {LAYOUT_NAMES[layout]:<14} {b:>5} {ms:>8.3f} {gf:>8.1f} {nbytes / 2**20:>11.2f}")
+    return "\n".join(lines)
+
+
+def pointwise_paths(forward: dict, costs: dict, channels) -> dict:
+    """``{(C, layout): {'conv2d', 'matmul', 'onednn': ms}}``: the 1x1 layer by each path (median ms)."""
+    out = {}
+    for c in channels:
+        med = forward[str(c)].median_s
+        for layout in LAYOUTS:
+            paths = {"conv2d": "pointwise", "matmul": "pointwise_matmul", "onednn": "pointwise_onednn"}
+            out[c, layout] = {p: 1e3 * med[f"{layout}/{k}"] for p, k in paths.items() if f"{layout}/{k}" in med}
+    return out
+
+
+def paths_table(paths: dict, costs: dict) -> str:
+    """The rows of :func:`pointwise_paths`, with GFLOP/s."""
+    lines = [f"{'C':>4} {'layout':<14} {'conv2d ms':>9} {'matmul ms':>9} {'oneDNN ms':>9}   GFLOP/s: conv2d / matmul / "
+             "oneDNN"]  # fmt: skip
+    for (c, layout), ms in paths.items():
+        flops = costs[str(c)].pointwise.flops
+        gf = " / ".join(f"{flops / ms[p] / 1e6:.0f}" for p in ("conv2d", "matmul", "onednn") if p in ms)
+        cells = " ".join(f"{ms.get(p, float('nan')):>9.3f}" for p in ("conv2d", "matmul", "onednn"))
+        lines.append(f"{c:>4} {LAYOUT_NAMES[layout]:<14} {cells}   {gf}")
     return "\n".join(lines)
