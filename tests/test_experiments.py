@@ -126,8 +126,9 @@ def test_a_wrong_value_type_names_its_path():
 def test_another_result_version_names_the_command_that_regenerates_it(tmp_path, monkeypatch):
     from convbook.lab.experiments import ch1_timing
 
-    monkeypatch.setattr(ch1_timing, "RESULT_VERSION", 2)
-    with pytest.raises(ValueError, match=f"RESULT_VERSION = 2; regenerate it with: {COMMAND} ch1_timing"):
+    newer = ch1_timing.RESULT_VERSION + 1
+    monkeypatch.setattr(ch1_timing, "RESULT_VERSION", newer)
+    with pytest.raises(ValueError, match=f"RESULT_VERSION = {newer}; regenerate it with: {COMMAND} ch1_timing"):
         load_reference("ch1_timing")
 
 

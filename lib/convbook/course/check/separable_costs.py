@@ -201,7 +201,7 @@ def layout_reorders(reorder_bytes, intensity_with_reorders) -> CheckResult:
         {"reorder_bytes": reorder_bytes, "intensity_with_reorders": intensity_with_reorders},
         expected,
         diagnose,
-        hint="section 5, 'Where the depthwise layer's time goes': what each reorder reads and writes",
+        hint="section 5, 'The kernel and the call': what each reorder reads and writes",
     )
 
 
