@@ -89,6 +89,18 @@ img, canvas, svg { max-width: 100% !important; }
 figure, img, .convbook-player, .admonition, table { break-inside: avoid; }
 h1, h2, h3, h4 { break-after: avoid; }
 details > summary { list-style: none; }
+/* folded cells (myst-nb's hide-input wraps them in <details class="admonition hide">) print open, without the box and
+   its toggle label, and break like any cell: the box could not split and left an empty frame at a page's foot */
+details.hide { border: none !important; box-shadow: none !important; padding: 0 !important; margin: 0 !important;
+  background: none !important; break-inside: auto !important; page-break-inside: auto !important; }
+details.hide > summary { display: none !important; }
+/* a solution that holds code cells, and an explorer, can be taller than what is left of a page: they break like
+   text (their cells still keep their own lines together), and print without a frame, which would otherwise stand
+   empty at the page's foot where a cell moved on to the next page; the solution keeps its title */
+div.solution, div.admonition:has(div.cell), div[data-explorer], div[data-explorer] * { break-inside: auto !important;
+  page-break-inside: auto !important; }
+div.solution, div.admonition:has(div.cell), div[data-explorer] { border: none !important; box-shadow: none !important;
+  background: none !important; }
 """
 
 #: The title page, first in the article: the book, its version (the tag to cite and to install), where the others are.
